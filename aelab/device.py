@@ -1,0 +1,50 @@
+"""Choosing the torch device a run uses.
+
+`auto` means cuda, then mps, then cpu. The `AELAB_DEVICE` environment variable overrides
+`auto` (so a dashboard or a test can be pinned without changing code); an explicit name
+passed by the caller wins over both.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+DEVICE_ENV = "AELAB_DEVICE"
+CHOICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
+    """Return the torch.device for `name` (`auto`, `cpu`, `cuda`, `cuda:1`, `mps`).
+
+    Raises ValueError for an unknown name and RuntimeError when the named accelerator
+    is not available on this machine.
+    """
+    if isinstance(name, torch.device):
+        return name
+    if name is None or name == "auto":
+        name = os.environ.get(DEVICE_ENV, "auto") or "auto"
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    kind = name.split(":")[0]
+    if kind not in CHOICES:
+        raise ValueError(f"unknown device {name!r}: choose one of {', '.join(CHOICES)} (or cuda:N)")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device {name!r} was asked for but CUDA is not available here; use --device cpu or auto")
+    if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise RuntimeError("device 'mps' was asked for but MPS is not available here; use --device cpu or auto")
+    return torch.device(name)
+
+
+def describe_device(device: torch.device) -> str:
+    """A short human-readable name, e.g. 'cuda (NVIDIA H100)' or 'cpu (2 threads)'."""
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu":
+        return f"cpu ({torch.get_num_threads()} threads)"
+    return device.type

@@ -1,0 +1,108 @@
+"""What an experiment is: presets per scale, a run function, and the result it returns.
+
+An experiment module defines `EXPERIMENTS = [Experiment(...), ...]`; the registry in
+`aelab.experiments` finds them. A preset is data (a config dataclass instance), never a
+code path: the run function reads the config and nothing else decides its behaviour.
+
+    def run(config, ctx: RunContext) -> Result: ...
+
+`ctx` carries the device, the seed, a progress callback and a stop flag, so the same
+function serves the command line (tqdm bar) and a dashboard (progress widget).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+SCALES = ("smoke", "teach", "paper")
+
+
+class Stopped(Exception):
+    """Raised inside a run when the user pressed stop (ctx.stop was set)."""
+
+
+@dataclass
+class RunContext:
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    seed: int = 0
+    scale: str = "smoke"
+    # progress(done, total, description) — called as work advances
+    progress: Callable[[int, int, str], None] = lambda done, total, desc: None
+    log: Callable[[str], None] = lambda message: None
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def check_stop(self) -> None:
+        if self.stop.is_set():
+            raise Stopped("stopped by the user")
+
+    def generator(self, offset: int = 0) -> torch.Generator:
+        """A torch.Generator on the run's device seeded from the run's seed (+ offset)."""
+        return torch.Generator(device=self.device).manual_seed(self.seed + offset)
+
+
+@dataclass
+class Result:
+    """What a run returns: metrics, the paper's numbers for the same cell, and arrays
+    (images, curves) for its figure, written beside result.json as arrays.npz."""
+
+    metrics: dict[str, Any]
+    paper: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    paper: str  # which figure/table it reproduces, e.g. "Vincent et al. 2008, Fig. 3"
+    presets: dict[str, Any]  # scale -> config dataclass instance
+    run: Callable[[Any, RunContext], Result]
+    datasets: tuple[str, ...] = ()  # accepted --dataset values; the preset's is the default
+
+    def config(self, scale: str = "smoke", **overrides: Any) -> Any:
+        """The preset for `scale` with fields replaced by `overrides` (None values ignored)."""
+        if scale not in self.presets:
+            raise ValueError(f"{self.name}: unknown scale {scale!r}; choose one of {', '.join(self.presets)}")
+        preset = self.presets[scale]
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        names = {f.name: f for f in dataclasses.fields(preset)}
+        unknown = sorted(set(overrides) - set(names))
+        if unknown:
+            raise ValueError(f"{self.name}: unknown option(s) {', '.join(unknown)}; "
+                             f"this experiment's config has: {', '.join(names)}")
+        converted = {k: _coerce(getattr(preset, k), v, k) for k, v in overrides.items()}
+        if "dataset" in converted and self.datasets and converted["dataset"] not in self.datasets:
+            raise ValueError(f"{self.name}: dataset {converted['dataset']!r} is not supported; "
+                             f"choose one of {', '.join(self.datasets)}")
+        return dataclasses.replace(preset, **converted)
+
+
+def _coerce(current: Any, value: Any, name: str) -> Any:
+    """Convert a command-line string to the type of the preset's value."""
+    if not isinstance(value, str) or isinstance(current, str) or current is None:
+        return value
+    try:
+        if isinstance(current, bool):
+            if value.lower() in ("1", "true", "yes", "on"):
+                return True
+            if value.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(value)
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+        if isinstance(current, (tuple, list)):
+            items = [s for s in value.split(",") if s]
+            kind = type(current[0]) if current else str
+            return type(current)(kind(s) for s in items)
+    except ValueError:
+        raise ValueError(f"option {name}: cannot read {value!r} as {type(current).__name__}") from None
+    return value

@@ -1,0 +1,1 @@
+"""Training loops, schemes, checkpoints and run records."""
