@@ -1,0 +1,102 @@
+"""The `aelab` command and the experiment runner (with a tiny fake experiment)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import aelab.experiments as experiments
+from aelab.cli import main
+from aelab.experiments import Experiment, Result
+from aelab.experiments.runner import read_result
+
+
+@dataclass(frozen=True)
+class FakeConfig:
+    dataset: str = "digits"
+    steps: int = 2
+    rate: float = 0.5
+    tags: tuple = ("a",)
+
+
+def _fake_run(config, ctx):
+    for step in range(config.steps):
+        ctx.check_stop()
+        ctx.progress(step + 1, config.steps, "fake")
+    return Result(metrics={"error": 0.1 * config.steps, "curve": [1.0, 0.5]}, paper={"error": 0.3},
+                  arrays={"images": np.zeros((2, 8, 8), np.float32)})
+
+
+FAKE = Experiment(name="fake", title="A fake experiment", paper="nobody 2026, Fig. 0",
+                  presets={"smoke": FakeConfig(), "teach": FakeConfig(steps=3), "paper": FakeConfig(steps=9)},
+                  run=_fake_run, datasets=("digits", "mnist"))
+
+
+@pytest.fixture
+def with_fake(monkeypatch):
+    monkeypatch.setattr(experiments, "registry", lambda: {"fake": FAKE})
+
+
+def test_help_runs_as_console_script():
+    out = subprocess.run([sys.executable, "-m", "aelab.cli", "--help"], capture_output=True, text=True, check=True)
+    assert "reproduce" in out.stdout and "data" in out.stdout
+
+
+def test_data_list_reports_each_dataset(capsys):
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    for name in ("mnist ", "mnist-rot-bg-img", "convex", "digits"):
+        assert name in out
+    assert "embedded" in out
+
+
+def test_data_prepare_unknown_name_fails_with_message(capsys):
+    assert main(["data", "prepare", "cifar-11"]) == 1
+    assert "unknown dataset 'cifar-11'" in capsys.readouterr().err
+
+
+def test_reproduce_writes_result_and_figure(tmp_path, with_fake, capsys):
+    assert main(["reproduce", "fake", "--scale", "smoke", "--out", str(tmp_path), "--quiet", "--steps", "4"]) == 0
+    result, arrays = read_result(tmp_path / "fake")
+    assert result["experiment"] == "fake" and result["scale"] == "smoke"
+    assert result["config"]["steps"] == 4 and result["metrics"]["error"] == pytest.approx(0.4)
+    assert result["paper"] == {"error": 0.3}
+    assert {"versions", "device"} <= set(result["env"]) and result["seconds"] >= 0
+    assert arrays["images"].shape == (2, 8, 8)
+    html = (tmp_path / "fake" / "figure.html").read_text()
+    assert "plotly" in html.lower()
+    assert "error: 0.4" in capsys.readouterr().out
+
+
+def test_reproduce_rejects_unknown_option_and_dataset(tmp_path, with_fake, capsys):
+    assert main(["reproduce", "fake", "--out", str(tmp_path), "--quiet", "--nonsense", "1"]) == 1
+    assert "unknown option(s) nonsense" in capsys.readouterr().err
+    assert main(["reproduce", "fake", "--out", str(tmp_path), "--quiet", "--dataset", "convex"]) == 1
+    assert "not supported" in capsys.readouterr().err
+    assert main(["reproduce", "fake", "--out", str(tmp_path), "--quiet", "--steps", "many"]) == 1
+    assert "cannot read 'many' as int" in capsys.readouterr().err
+
+
+def test_unknown_experiment_names_the_known_ones(with_fake, capsys):
+    assert main(["reproduce", "nope", "--quiet"]) == 1
+    assert "known: fake" in capsys.readouterr().err
+
+
+def test_config_overrides_are_typed():
+    cfg = FAKE.config("teach", rate="0.25", tags="x,y", steps="5")
+    assert cfg == FakeConfig(steps=5, rate=0.25, tags=("x", "y"))
+
+
+def test_list_names_registered_experiments(with_fake, capsys):
+    assert main(["list"]) == 0
+    assert "fake" in capsys.readouterr().out
+
+
+def test_result_json_is_plain_json(tmp_path, with_fake):
+    main(["reproduce", "fake", "--out", str(tmp_path), "--quiet"])
+    json.loads((tmp_path / "fake" / "result.json").read_text())
