@@ -48,3 +48,30 @@ def describe_device(device: torch.device) -> str:
     if device.type == "cpu":
         return f"cpu ({torch.get_num_threads()} threads)"
     return device.type
+
+
+def synchronize(device: torch.device | str) -> None:
+    """Wait for queued work on an accelerator to finish (for honest timings); no-op on cpu."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+THREADS_ENV = "AELAB_THREADS"
+
+
+def set_threads(threads: int | None = None) -> int:
+    """Set torch's CPU thread count from `threads` or `$AELAB_THREADS`; return the count in force.
+
+    On a machine shared with other busy processes, 1 thread can be many times faster than
+    the default (one per core), because threads that wait on each other get descheduled.
+    """
+    if threads is None and os.environ.get(THREADS_ENV):
+        threads = int(os.environ[THREADS_ENV])
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads}")
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()

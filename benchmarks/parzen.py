@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from aelab.device import resolve_device
+from aelab.device import resolve_device, synchronize
 from aelab.fileio import write_json_atomic
 from aelab.measure import parzen
 from aelab.measure.sampling import ChainSettings, run_chains
@@ -32,12 +32,6 @@ from aelab.models.dense import DeepAutoencoder
 from aelab.train.records import environment
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def _sync(device: torch.device) -> None:
-    """Wait for queued kernels (cuda, mps) so that a timer reads finished work."""
-    if device.type != "cpu":
-        torch.accelerator.synchronize(device)
 
 
 def _data(n_samples: int, n_points: int, dim: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, str]:
@@ -62,11 +56,11 @@ def bench_parzen(args, device: torch.device) -> dict:
     samples, points, source = _data(args.n_samples, args.n_points, args.dim, args.seed)
     samples_d, points_d = samples.to(device), points.to(device)
     parzen.log_likelihood(samples_d, points_d[:64], args.sigma)  # warm-up
-    _sync(device)
+    synchronize(device)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     ll = parzen.log_likelihood(samples_d, points_d, args.sigma)
-    _sync(device)
+    synchronize(device)
     aelab_seconds = time.perf_counter() - t0
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     mean, stderr = parzen.mean_stderr(ll)
@@ -105,10 +99,10 @@ def bench_chains(args, device: torch.device) -> dict:
     for n_chains, n_steps in ((1, args.chain_steps), (args.many_chains, max(10, args.chain_steps // 10))):
         start = torch.rand(n_chains, 784, generator=g, device=device)
         run_chains(model, start, ChainSettings(n_steps=5), generator=g)  # warm-up
-        _sync(device)
+        synchronize(device)
         t0 = time.perf_counter()
         run_chains(model, start, ChainSettings(n_steps=n_steps), generator=g)
-        _sync(device)
+        synchronize(device)
         seconds = time.perf_counter() - t0
         out[f"{n_chains}_chains"] = {"steps": n_steps, "seconds": seconds,
                                      "samples_per_second": n_chains * n_steps / seconds}

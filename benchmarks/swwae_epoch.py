@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from aelab import data
-from aelab.device import describe_device, resolve_device
+from aelab.device import describe_device, resolve_device, synchronize
 from aelab.fileio import write_json_atomic
 from aelab.models.whatwhere import SWWAE
 from aelab.train.records import environment
@@ -30,23 +30,16 @@ SPEC = "(64)5c-2p-(64)3c-2p-(64)3c-2p-10fc"
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def time_model(model: SWWAE, x_unl, x_lab, y_lab, *, steps: int, batch_size: int, labelled_per_batch: int,
                device: torch.device) -> float:
     """Seconds for `steps` training steps (after one warm-up step)."""
     common = dict(batch_size=batch_size, labelled_per_batch=labelled_per_batch,
                   generator=torch.Generator(device=device).manual_seed(0))
     train_swwae(model, x_unl, x_lab, y_lab, steps_per_epoch=1, **common)  # warm-up (allocations, kernels)
-    _sync(device)
+    synchronize(device)
     started = time.perf_counter()
     train_swwae(model, x_unl, x_lab, y_lab, steps_per_epoch=steps, **common)
-    _sync(device)
+    synchronize(device)
     return time.perf_counter() - started
 
 
