@@ -1,1 +1,2 @@
-"""Measurements on trained models: Parzen windows, sampling chains, probes, inversion."""
+"""Measurements on trained models: Parzen windows, sampling chains, probes, inversion,
+first-layer filters, linear AE vs PCA subspaces."""

@@ -1,0 +1,335 @@
+"""Zhou, Arpit, Nwogu, Govindaraju: joint vs greedy layer-wise training of deep autoencoders.
+
+- `zhou-curves` (Fig. 3): train and test reconstruction error per epoch, layer-wise (L) vs joint (J).
+- `zhou-svm` (Tables II-IV): linear SVM error on the top-level codes for schemes L/U/J/UJ, deep
+  DAE (Table II) or CAE (Table III), depth 2 or 3; `regularizer=l2` is Table IV (plain deep
+  AE with an L2 weight penalty, trained jointly).
+- `zhou-finetune` (Tables V-VII): the same models fine-tuned as MLPs, early stopping on validation.
+
+Paper settings: tied weights, 1000 logistic units per layer, cross-entropy, RMSprop (decay 0.9),
+batch 100, 300 epochs (per layer in layer-wise training, and for the joint phase); learning
+rate from {0.001, 0.005, 0.01, 0.02}, Gaussian noise std from {0.1, 0.3, 0.5, 0.7, 0.9} (DAE) or
+contraction weight from {0.01, 0.05, 0.15, 0.3, 0.6} (CAE) chosen on validation. For the CAE,
+R_i = ||d h^i / d h^{i-1}||_F^2 (the paper's shortcut). Unverified: the L2 weight grid of
+Table IV and the fine-tuning learning rate (not stated; we use {1e-4, 1e-3} and the
+pre-training rate).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from aelab.experiments.base import Experiment, Result, RunContext
+from aelab.experiments.vincent import BENCHMARKS, init_generator, splits, stage
+from aelab.measure.probes import error_interval, linear_svm_probe
+from aelab.models.dense import DeepAutoencoder
+from aelab.train.finetune import finetune
+from aelab.train.loop import FitConfig
+from aelab.train.schemes import SCHEMES, train_joint, train_layerwise
+
+ROWS = {"mnist": "MNIST", "mnist-basic": "basic", "mnist-rot": "rot", "mnist-bg-img": "bg-img",
+        "mnist-bg-rand": "bg-rand", "mnist-rot-bg-img": "bg-img-rot", "rectangles": "rect",
+        "rectangles-img": "rect-img", "convex": "convex"}
+
+# The tables as printed: test error % +- 95% interval; columns 2L 2U 2J 2UJ 3L 3U 3J 3UJ (AE: 2, 3)
+_TABLES = {
+    "svm-dae": """
+MNIST 1.48 ± 0.24 1.94 ± 0.27 1.39 ± 0.23 1.47 ± 0.24 1.40 ± 0.23 1.85 ± 0.26 1.41 ± 0.23 1.71 ± 0.25
+basic 2.75 ± 0.14 2.72 ± 0.14 2.66 ± 0.14 2.66 ± 0.14 2.65 ± 0.14 2.44 ± 0.14 2.98 ± 0.15 2.57 ± 0.14
+rot 15.75 ± 0.32 17.09 ± 0.33 14.23 ± 0.31 14.98 ± 0.31 14.33 ± 0.31 15.89 ± 0.32 15.05 ± 0.31 13.25 ± 0.30
+bg-img 20.69 ± 0.36 17.01 ± 0.33 17.23 ± 0.33 17.44 ± 0.33 21.36 ± 0.36 17.75 ± 0.33 21.77 ± 0.36 19.00 ± 0.34
+bg-rand 12.72 ± 0.29 13.65 ± 0.30 8.52 ± 0.24 9.51 ± 0.26 10.72 ± 0.27 12.11 ± 0.29 8.03 ± 0.24 8.70 ± 0.25
+bg-img-rot 52.44 ± 0.44 52.92 ± 0.44 49.61 ± 0.44 50.93 ± 0.44 56.19 ± 0.43 56.61 ± 0.43 57.04 ± 0.43 52.49 ± 0.44
+rect 1.14 ± 0.09 0.97 ± 0.09 0.83 ± 0.08 0.87 ± 0.08 1.30 ± 0.10 1.85 ± 0.12 0.98 ± 0.09 1.26 ± 0.10
+rect-img 22.84 ± 0.37 22.81 ± 0.37 21.96 ± 0.36 21.98 ± 0.36 24.22 ± 0.38 23.46 ± 0.37 23.04 ± 0.37 21.86 ± 0.36
+convex 28.65 ± 0.40 25.78 ± 0.38 22.18 ± 0.36 25.65 ± 0.38 27.24 ± 0.39 25.00 ± 0.38 20.86 ± 0.36 24.42 ± 0.38
+""",
+    "svm-cae": """
+MNIST 1.55 ± 0.24 1.91 ± 0.27 1.33 ± 0.22 1.65 ± 0.25 1.47 ± 0.24 1.98 ± 0.27 1.55 ± 0.24 1.74 ± 0.26
+basic 2.96 ± 0.15 2.80 ± 0.14 2.38 ± 0.13 2.70 ± 0.14 2.90 ± 0.15 2.92 ± 0.15 2.80 ± 0.14 2.95 ± 0.15
+rot 15.10 ± 0.31 15.29 ± 0.32 13.17 ± 0.30 15.38 ± 0.32 15.23 ± 0.31 16.23 ± 0.32 15.14 ± 0.31 15.59 ± 0.32
+bg-img 19.80 ± 0.35 17.48 ± 0.33 19.05 ± 0.34 19.63 ± 0.35 21.31 ± 0.36 19.65 ± 0.35 21.68 ± 0.36 19.49 ± 0.35
+bg-rand 15.00 ± 0.31 12.50 ± 0.29 14.00 ± 0.30 13.18 ± 0.30 14.30 ± 0.31 12.05 ± 0.29 11.53 ± 0.28 12.68 ± 0.29
+bg-img-rot 52.57 ± 0.44 53.92 ± 0.44 52.00 ± 0.44 52.29 ± 0.44 53.66 ± 0.44 55.61 ± 0.44 54.32 ± 0.44 53.57 ± 0.44
+rect 1.62 ± 0.11 1.77 ± 0.12 1.07 ± 0.09 1.85 ± 0.12 1.36 ± 0.10 2.40 ± 0.13 0.93 ± 0.08 1.99 ± 0.12
+rect-img 22.62 ± 0.37 22.40 ± 0.37 22.23 ± 0.36 22.76 ± 0.37 22.37 ± 0.37 22.56 ± 0.37 23.06 ± 0.37 22.53 ± 0.37
+convex 27.45 ± 0.39 25.90 ± 0.38 24.91 ± 0.38 25.31 ± 0.38 28.49 ± 0.40 26.66 ± 0.39 24.66 ± 0.38 25.26 ± 0.38
+""",
+    "svm-l2": """
+MNIST 1.96 ± 0.27 2.36 ± 0.30
+basic 3.20 ± 0.15 3.20 ± 0.15
+rot 18.75 ± 0.34 66.70 ± 0.41
+bg-img 26.71 ± 0.39 86.30 ± 0.30
+bg-rand 84.24 ± 0.32 85.95 ± 0.30
+bg-img-rot 58.33 ± 0.43 81.00 ± 0.34
+rect 4.00 ± 0.17 4.15 ± 0.17
+rect-img 24.30 ± 0.38 48.70 ± 0.44
+convex 43.70 ± 0.43 45.08 ± 0.44
+""",
+    "finetune-dae": """
+MNIST 1.05 ± 0.20 1.17 ± 0.21 1.17 ± 0.21 1.21 ± 0.21 1.20 ± 0.21 1.15 ± 0.21 1.10 ± 0.21 1.26 ± 0.22
+basic 2.55 ± 0.14 2.42 ± 0.13 2.44 ± 0.14 2.68 ± 0.14 3.14 ± 0.15 2.50 ± 0.14 2.65 ± 0.14 2.70 ± 0.14
+rot 9.51 ± 0.26 9.77 ± 0.26 8.40 ± 0.24 9.57 ± 0.26 9.65 ± 0.26 9.32 ± 0.25 7.87 ± 0.24 8.96 ± 0.25
+bg-img 15.21 ± 0.31 17.08 ± 0.33 17.11 ± 0.33 17.50 ± 0.33 24.01 ± 0.37 15.47 ± 0.32 18.65 ± 0.34 17.02 ± 0.33
+bg-rand 12.16 ± 0.29 11.91 ± 0.28 8.98 ± 0.25 10.88 ± 0.27 18.11 ± 0.34 11.64 ± 0.28 8.04 ± 0.24 8.48 ± 0.24
+bg-img-rot 46.35 ± 0.44 47.90 ± 0.44 46.94 ± 0.44 47.71 ± 0.44 56.69 ± 0.43 45.16 ± 0.44 46.95 ± 0.44 46.51 ± 0.44
+rect 1.60 ± 0.11 1.45 ± 0.10 0.98 ± 0.09 0.98 ± 0.09 1.39 ± 0.10 1.89 ± 0.12 0.92 ± 0.08 0.82 ± 0.08
+rect-img 21.87 ± 0.36 21.09 ± 0.36 21.87 ± 0.36 22.53 ± 0.37 24.79 ± 0.38 22.17 ± 0.36 22.49 ± 0.37 22.48 ± 0.37
+convex 19.33 ± 0.35 19.24 ± 0.35 18.60 ± 0.34 19.88 ± 0.35 23.17 ± 0.37 18.03 ± 0.34 18.33 ± 0.34 19.20 ± 0.35
+""",
+    "finetune-cae": """
+MNIST 1.25 ± 0.22 1.35 ± 0.23 1.09 ± 0.20 1.26 ± 0.22 1.47 ± 0.24 1.53 ± 0.24 1.11 ± 0.21 1.24 ± 0.22
+basic 2.74 ± 0.14 2.85 ± 0.15 2.63 ± 0.14 2.74 ± 0.14 3.23 ± 0.15 3.01 ± 0.15 2.78 ± 0.14 2.84 ± 0.15
+rot 10.31 ± 0.27 10.47 ± 0.27 8.56 ± 0.25 10.18 ± 0.27 10.85 ± 0.27 10.04 ± 0.26 7.91 ± 0.24 9.36 ± 0.26
+bg-img 15.82 ± 0.32 18.45 ± 0.34 18.34 ± 0.34 18.45 ± 0.34 25.32 ± 0.38 16.58 ± 0.33 17.24 ± 0.33 17.01 ± 0.33
+bg-rand 13.12 ± 0.30 10.53 ± 0.27 12.99 ± 0.29 12.53 ± 0.29 18.21 ± 0.34 11.19 ± 0.28 13.67 ± 0.30 12.25 ± 0.29
+bg-img-rot 46.37 ± 0.44 47.38 ± 0.44 47.77 ± 0.44 48.00 ± 0.44 58.93 ± 0.43 46.80 ± 0.44 47.19 ± 0.44 47.50 ± 0.44
+rect 2.17 ± 0.13 1.99 ± 0.12 1.17 ± 0.09 1.39 ± 0.10 2.44 ± 0.14 2.15 ± 0.13 1.04 ± 0.09 1.51 ± 0.11
+rect-img 21.83 ± 0.36 21.72 ± 0.36 22.13 ± 0.36 22.22 ± 0.36 24.56 ± 0.38 22.03 ± 0.36 23.22 ± 0.37 23.58 ± 0.37
+convex 18.60 ± 0.34 18.63 ± 0.34 18.01 ± 0.34 19.23 ± 0.35 23.20 ± 0.37 18.60 ± 0.34 18.00 ± 0.34 19.20 ± 0.35
+""",
+    "finetune-l2": """
+MNIST 1.36 ± 0.23 1.30 ± 0.22
+basic 3.18 ± 0.15 3.04 ± 0.15
+rot 9.95 ± 0.26 9.43 ± 0.26
+bg-img 24.38 ± 0.38 24.00 ± 0.37
+bg-rand 14.47 ± 0.31 18.53 ± 0.34
+bg-img-rot 52.00 ± 0.44 54.91 ± 0.44
+rect 2.91 ± 0.15 3.08 ± 0.15
+rect-img 23.45 ± 0.37 24.00 ± 0.37
+convex 21.27 ± 0.36 22.25 ± 0.36
+""",
+}
+
+
+def paper_cell(table: str, regularizer: str, dataset: str, depth: int, scheme: str) -> tuple[float, float] | None:
+    """(error %, interval %) that Zhou et al. print for this cell, or None where there is none."""
+    row = ROWS.get(dataset)
+    if row is None:
+        return None
+    for line in _TABLES[f"{table}-{regularizer}"].strip().splitlines():
+        name, *cells = line.replace("±", " ").split()
+        if name == row:
+            values = [float(c) for c in cells]
+            pairs = list(zip(values[0::2], values[1::2]))
+            if regularizer == "l2":
+                return pairs[depth - 2]
+            return pairs[(depth - 2) * 4 + ("L", "U", "J", "UJ").index(scheme)]
+    return None
+
+
+def label(regularizer: str, depth: int, scheme: str) -> str:
+    """The paper's column name: DAE-2L, CAE-3UJ, AE-2."""
+    return f"AE-{depth}" if regularizer == "l2" else f"{regularizer.upper()}-{depth}{scheme}"
+
+
+@dataclass
+class ZhouConfig:
+    dataset: str = "mnist"
+    regularizer: str = "dae"  # dae | cae | l2
+    depth: int = 2
+    schemes: tuple[str, ...] = ("L", "U", "J", "UJ")
+    hidden: int = 1000
+    epochs: int = 300  # per layer (layer-wise) and for the joint phase
+    batch_size: int = 100
+    lrs: tuple[float, ...] = (0.001, 0.005, 0.01, 0.02)
+    noise_levels: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)  # Gaussian noise std (dae)
+    contraction_levels: tuple[float, ...] = (0.01, 0.05, 0.15, 0.3, 0.6)  # contraction weight (cae)
+    l2_levels: tuple[float, ...] = (1e-4, 1e-3)  # L2 weight (l2; unverified)
+    n_train: int = 0
+    n_valid: int = 0
+    n_test: int = 0
+    svm_cs: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
+    finetune_epochs: int = 1000
+    patience: int = 50
+
+    @property
+    def levels(self) -> tuple[float, ...]:
+        """The grid of the regulariser's weight (noise std, contraction or L2 weight)."""
+        return {"dae": self.noise_levels, "cae": self.contraction_levels, "l2": self.l2_levels}[self.regularizer]
+
+
+REGULARIZERS = ("dae", "cae", "l2")
+
+
+def _check(config: ZhouConfig) -> None:
+    if config.regularizer not in REGULARIZERS:
+        raise ValueError(f"regularizer must be dae, cae or l2, got {config.regularizer!r}")
+    if config.depth < 1:
+        raise ValueError(f"depth must be >= 1, got {config.depth}")
+    unknown = [s for s in config.schemes if s not in SCHEMES]
+    if unknown or not config.schemes:
+        raise ValueError(f"schemes must be among {', '.join(SCHEMES)}, got {config.schemes}")
+    if not config.lrs or not config.levels:
+        raise ValueError("give at least one learning rate and one level")
+
+
+def _model(config: ZhouConfig, n_visible: int, level: float, seed: int) -> DeepAutoencoder:
+    """Tied logistic layers, cross-entropy; the regulariser's weight is `level`."""
+    kw = dict(noise=None)
+    if config.regularizer == "dae":
+        kw = dict(noise=("gaussian", level))
+    elif config.regularizer == "cae":
+        kw["contractive"] = level
+    else:
+        kw["l2"] = level
+    return DeepAutoencoder([n_visible] + [config.hidden] * config.depth, generator=init_generator(seed), **kw)
+
+
+def _schemes(config: ZhouConfig) -> tuple[str, ...]:
+    return ("J",) if config.regularizer == "l2" else tuple(config.schemes)
+
+
+def train_models(config: ZhouConfig, ctx: RunContext, train, test, lr: float, level: float, offset: int = 0,
+                 joint_epochs: int | None = None):
+    """{scheme: (model, history)} for every scheme, one grid point. L, U and UJ share one
+    layer-wise phase (U and UJ start from the L model, as in the paper). The joint phases run
+    `joint_epochs` epochs (default: `config.epochs`, as in the paper)."""
+    fit_config = FitConfig(epochs=config.epochs, batch_size=config.batch_size, optimizer="rmsprop", lr=lr)
+    joint_config = dataclasses.replace(fit_config, epochs=config.epochs if joint_epochs is None else joint_epochs)
+    common = dict(x_eval=train.x[:2000], x_test=test.x[:2000], check_stop=ctx.check_stop)
+    models = {}
+    schemes = _schemes(config)
+    if any(s in schemes for s in ("L", "U", "UJ")):
+        base = _model(config, train.n_features, level, ctx.seed).to(ctx.device)
+        history = train_layerwise(base, train.x, fit_config, generator=ctx.generator(offset),
+                                  progress=stage(ctx, f"L lr={lr:g} level={level:g}"), **common)
+        for s in ("U", "UJ"):
+            if s in schemes:
+                model = copy.deepcopy(base)
+                more = train_joint(model, train.x, joint_config, regularised=(s == "UJ"), first_epoch=len(history) + 1,
+                                   generator=ctx.generator(offset + 1 + len(s)),
+                                   progress=stage(ctx, f"{s} lr={lr:g} level={level:g}"), **common)
+                models[s] = (model, history + more)
+        if "L" in schemes:
+            models["L"] = (base, history)
+    if "J" in schemes:
+        model = _model(config, train.n_features, level, ctx.seed).to(ctx.device)
+        history = train_joint(model, train.x, joint_config, generator=ctx.generator(offset + 4),
+                              progress=stage(ctx, f"J lr={lr:g} level={level:g}"), **common)
+        models["J"] = (model, history)
+    return {s: models[s] for s in schemes}
+
+
+@torch.no_grad()
+def _codes(model: DeepAutoencoder, x: torch.Tensor) -> torch.Tensor:
+    return torch.cat([model.encode(x[i:i + 5000]) for i in range(0, x.shape[0], 5000)])
+
+
+def _run_tables(config: ZhouConfig, ctx: RunContext, table: str) -> Result:
+    _check(config)
+    train, valid, test = splits(config.dataset, ctx.device, config.n_train, config.n_valid, config.n_test)
+    best: dict[str, dict] = {}
+    grid = list(itertools.product(config.lrs, config.levels))
+    for g, (lr, level) in enumerate(grid):
+        ctx.log(f"grid point {g + 1}/{len(grid)}: lr={lr:g} level={level:g}")
+        for scheme, (model, history) in train_models(config, ctx, train, test, lr, level, offset=10 * g).items():
+            ctx.check_stop()
+            if table == "svm":
+                probe = linear_svm_probe(_codes(model, train.x), train.y, _codes(model, valid.x), valid.y,
+                                         _codes(model, test.x), test.y, Cs=config.svm_cs, seed=ctx.seed)
+                out = {"valid_error": probe.valid_error, "test_error": probe.test_error, "C": probe.C}
+            else:
+                tune = FitConfig(epochs=config.finetune_epochs, batch_size=config.batch_size, optimizer="rmsprop", lr=lr)
+                _, out = finetune(model, train, valid, test, tune, patience=config.patience,
+                                  n_classes=len(train.classes), generator=ctx.generator(1000 + g),
+                                  progress=stage(ctx, f"fine-tune {scheme}"), check_stop=ctx.check_stop)
+            out.update(lr=lr, level=level, test_reconstruction=history[-1]["test_reconstruction_input"])
+            if scheme not in best or out["valid_error"] < best[scheme]["valid_error"]:
+                best[scheme] = out
+    metrics: dict[str, object] = {}
+    paper: dict[str, object] = {}
+    for scheme, out in best.items():
+        key = label(config.regularizer, config.depth, scheme)
+        metrics[key] = 100 * out["test_error"]
+        metrics[f"{key} interval"] = 100 * error_interval(out["test_error"], len(test.y))
+        metrics[f"{key} chosen"] = {k: v for k, v in out.items() if k not in ("test_error", "epochs")}
+        cell = paper_cell(table, config.regularizer, config.dataset, config.depth, scheme)
+        if cell is not None:
+            paper[key], paper[f"{key} interval"] = cell
+    source = {"svm": {"dae": "II", "cae": "III", "l2": "IV"}, "finetune": {"dae": "V", "cae": "VI", "l2": "VII"}}
+    return Result(metrics=metrics, paper=paper,
+                  arrays={"errors": np.asarray([metrics[label(config.regularizer, config.depth, s)] for s in best],
+                                               dtype=np.float32)},
+                  notes=f"Zhou et al. Table {source[table][config.regularizer]}: test error % with its 95% interval; "
+                        f"schemes in order {', '.join(best)}.")
+
+
+def run_svm(config: ZhouConfig, ctx: RunContext) -> Result:
+    return _run_tables(config, ctx, "svm")
+
+
+def run_finetune(config: ZhouConfig, ctx: RunContext) -> Result:
+    return _run_tables(config, ctx, "finetune")
+
+
+@dataclass
+class CurvesConfig:
+    dataset: str = "mnist"
+    depth: int = 2
+    hidden: int = 1000
+    noise: float = 0.3  # Gaussian std (the paper chose it on validation)
+    lr: float = 0.001
+    epochs: int = 300  # per layer in layer-wise training
+    joint_epochs: int = 300  # of joint training (the paper: as many as each layer gets)
+    batch_size: int = 100
+    n_train: int = 0
+    n_test: int = 0
+
+
+def run_curves(config: CurvesConfig, ctx: RunContext) -> Result:
+    zc = ZhouConfig(dataset=config.dataset, regularizer="dae", depth=config.depth, schemes=("L", "J"),
+                    hidden=config.hidden, epochs=config.epochs, batch_size=config.batch_size)
+    train, _, test = splits(config.dataset, ctx.device, config.n_train, 0, config.n_test)
+    models = train_models(zc, ctx, train, test, config.lr, config.noise, joint_epochs=config.joint_epochs)
+    arrays, metrics = {}, {}
+    for scheme, (_, history) in models.items():
+        arrays[f"epoch_{scheme}"] = np.asarray([h["epoch"] for h in history], dtype=np.float32)
+        arrays[f"layer_{scheme}"] = np.asarray([h["layer"] for h in history], dtype=np.float32)
+        for split in ("train", "test"):
+            arrays[f"{split}_{scheme}"] = np.asarray([h[f"{split}_reconstruction_input"] for h in history], dtype=np.float32)
+            metrics[f"{split}_reconstruction_{scheme}"] = float(arrays[f"{split}_{scheme}"][-1])
+        metrics[f"seconds_{scheme}"] = float(sum(h["seconds"] for h in history))
+    for split in ("train", "test"):
+        metrics[f"joint_below_layerwise_{split}"] = bool(metrics[f"{split}_reconstruction_J"] < metrics[f"{split}_reconstruction_L"])
+    paper = {"joint_below_layerwise_train": True, "joint_below_layerwise_test": True}
+    return Result(metrics=metrics, paper=paper, arrays=arrays,
+                  notes="Zhou et al. Fig. 3 (2-layer deep DAE): joint training reaches lower train and test "
+                        "reconstruction error than layer-wise on every dataset. Errors: cross-entropy per image, "
+                        "in input space; layer-wise epochs run layer after layer.")
+
+
+_SMOKE = dict(dataset="digits", hidden=32, epochs=2, lrs=(0.01,), n_test=0, noise_levels=(0.3,),
+              contraction_levels=(0.05,), l2_levels=(1e-4,))
+_TEACH = dict(n_train=10000, n_valid=2000, n_test=5000, hidden=200, epochs=4, lrs=(0.005,), noise_levels=(0.1,),
+              contraction_levels=(0.05,), l2_levels=(1e-4,))
+
+EXPERIMENTS = [
+    Experiment(
+        name="zhou-curves", title="Reconstruction error per epoch, layer-wise vs joint (2-layer deep DAE)",
+        paper="Zhou et al., Fig. 3", run=run_curves, datasets=tuple(ROWS) + ("digits",),
+        presets={"smoke": CurvesConfig(dataset="digits", hidden=32, epochs=2, joint_epochs=2, lr=0.01),
+                 # teach: a few epochs only, so J gets as many passes over the data as L has in all
+                 "teach": CurvesConfig(n_train=5000, n_test=2000, hidden=200, epochs=5, joint_epochs=10, lr=0.01,
+                                       noise=0.1),
+                 "paper": CurvesConfig()}),
+    Experiment(
+        name="zhou-svm", title="Linear SVM error on top-level codes: schemes L, U, J, UJ",
+        paper="Zhou et al., Tables II-IV", run=run_svm, datasets=tuple(ROWS) + ("digits",),
+        presets={"smoke": ZhouConfig(svm_cs=(1.0,), **_SMOKE),
+                 "teach": ZhouConfig(svm_cs=(0.1, 1.0), **_TEACH),
+                 "paper": ZhouConfig()}),
+    Experiment(
+        name="zhou-finetune", title="Fine-tuned MLP error for schemes L, U, J, UJ",
+        paper="Zhou et al., Tables V-VII", run=run_finetune, datasets=tuple(ROWS) + ("digits",),
+        presets={"smoke": ZhouConfig(finetune_epochs=3, patience=2, **_SMOKE),
+                 "teach": ZhouConfig(finetune_epochs=10, patience=3, **_TEACH),
+                 "paper": ZhouConfig()}),
+]
+assert set(BENCHMARKS) <= set(ROWS)
