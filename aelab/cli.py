@@ -4,6 +4,8 @@
     aelab data prepare NAME|all          download / generate and cache datasets
     aelab list                           the experiments and what each reproduces
     aelab reproduce NAME [--scale ...]   run one experiment, write result.json + figure.html
+    aelab train --model dae --out DIR    train one autoencoder, write a checkpoint + record.json
+    aelab lab [--port P] [--no-browser]  serve the dashboards with Voila on 127.0.0.1
 """
 
 from __future__ import annotations
@@ -104,9 +106,52 @@ def _cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> int:
     return 0
 
 
+def _cmd_lab(args: argparse.Namespace) -> int:
+    from aelab.widgets import lab
+
+    folder = lab.find_notebooks(args.notebooks)
+    argv = lab.voila_argv(folder, port=args.port, open_browser=not args.no_browser, preheat=args.preheat,
+                          timeout=args.timeout, cull_idle=args.cull_idle, cull_interval=args.cull_interval,
+                          tracebacks=args.tracebacks)
+    if args.print_command:
+        print(" ".join(["voila", *argv]))
+        return 0
+    return lab.serve(folder, argv, args.port)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from aelab.device import resolve_device
+    from aelab.train.schemes import TrainConfig, train_one
+
+    config = TrainConfig(model=args.model, dataset=args.dataset, hidden=args.hidden, noise=args.noise,
+                         contractive=args.contractive, sparsity=args.sparsity, epochs=args.epochs,
+                         batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, n_train=args.n_train)
+    config.build(1)  # bad flags fail here, before any data is loaded
+    bar = tqdm(total=1, desc="train", unit="batch", dynamic_ncols=True)
+
+    def progress(done: int, total: int, desc: str) -> None:
+        bar.total, bar.n = max(total, 1), done
+        bar.set_description(desc, refresh=False)
+        bar.refresh()
+
+    try:
+        metrics = train_one(config, args.out, device=resolve_device(args.device), seed=args.seed,
+                            resume=args.resume, progress=progress, log=tqdm.write)
+    finally:
+        bar.close()
+    print(f"wrote {args.out}/weights.safetensors, config.json and record.json; "
+          f"seconds per epoch: {', '.join(f'{s:.1f}' for s in metrics['seconds_per_epoch'])}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aelab", description="aelab: an autoencoder lab (models, experiments, dashboards)")
     parser.add_argument("--version", action="version", version=f"aelab {__version__}")
+    parser.add_argument("--threads", type=int, metavar="N",
+                        help="CPU threads for torch (default: $AELAB_THREADS, else one per core); "
+                             "1 is often fastest on a busy shared machine")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     data = sub.add_parser("data", help="list, download and generate datasets")
@@ -135,6 +180,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs", help="output folder (default ./runs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_reproduce, takes_extra=True)
+
+    p = sub.add_parser("train", help="train one autoencoder from flags; writes a checkpoint and record.json")
+    p.add_argument("--model", choices=("ae", "dae", "cae", "sparse"), default="dae")
+    p.add_argument("--dataset", default="mnist")
+    p.add_argument("--hidden", type=int, default=1000)
+    p.add_argument("--noise", default="masking:0.25", help="corruption of dae, e.g. masking:0.25, gaussian:0.3")
+    p.add_argument("--contractive", type=float, default=0.1, help="contraction weight of cae")
+    p.add_argument("--sparsity", type=float, default=0.1, help="KL sparsity weight of sparse (target 0.05)")
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="rmsprop")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--n-train", type=int, default=0, help="use the first N training examples (0 = all)")
+    p.add_argument("--out", required=True, help="checkpoint folder to write")
+    p.add_argument("--resume", help="checkpoint folder to continue from")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("lab", help="serve the dashboards (notebooks) with Voila on 127.0.0.1 and print the URL")
+    p.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866)")
+    p.add_argument("--no-browser", action="store_true", help="do not open a web browser")
+    p.add_argument("--notebooks", help="folder of dashboards (default: the checkout's notebooks/; see aelab.widgets.lab)")
+    p.add_argument("--preheat", type=int, default=1, metavar="N",
+                   help="kernels kept ready per dashboard, already run (default 1; 0: start on request)")
+    p.add_argument("--timeout", type=int, default=300, help="seconds a dashboard cell may run (default 300)")
+    p.add_argument("--cull-idle", type=int, default=900, help="shut down kernels idle this many seconds (default 900)")
+    p.add_argument("--cull-interval", type=int, default=60, help="seconds between idle-kernel checks (default 60)")
+    p.add_argument("--tracebacks", action="store_true", help="show Python tracebacks in the page (debugging)")
+    p.add_argument("--print-command", action="store_true", help="print the voila command line and exit")
+    p.set_defaults(func=_cmd_lab)
     return parser
 
 
@@ -147,8 +223,10 @@ def main(argv: list[str] | None = None) -> int:
     if extra and not getattr(args, "takes_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     from aelab.data.errors import DataError
+    from aelab.device import set_threads
 
     try:
+        set_threads(args.threads)
         return args.func(args, extra) if getattr(args, "takes_extra", False) else args.func(args)
     except (DataError, KeyError, ValueError, RuntimeError) as err:
         message = err.args[0] if isinstance(err, KeyError) and err.args else err

@@ -1,0 +1,397 @@
+"""What every dashboard shares: scale switch, device label, on-disk cache, background runner.
+
+Rules learnt from serving these apps with Voila (REFERENCES.md, "Dashboards in Voila"):
+
+- Long work runs in a daemon thread with a stop `Event`; a widget callback only starts it
+  and returns (never blocks). The thread updates IntProgress, Label and FigureWidget
+  values in place (these reach the browser live); text goes through `out.append_stdout`
+  because `with out: print()` from a thread shows nothing under ipykernel 7.
+- An update sent within ~1-3 s of a figure's first render can be lost in the browser, so
+  every redraw carries the whole state of a trace (`refresh_figure` replaces all values),
+  never a delta: the next update heals a lost one, and the last one always arrives.
+- Errors become one readable line in the app (`friendly_error`), never a traceback.
+- `AELAB_LAB_SCALE=smoke` shrinks every app to seconds, so one notebook serves CI, Voila
+  and Binder; `AELAB_LAB_SYNC=1` makes `Runner.start` wait for its work and re-raise a
+  failure, so a headless notebook run (nbclient) fails on a broken dashboard.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+
+from aelab.device import describe_device, resolve_device
+from aelab.fileio import atomic_path, read_json, write_json_atomic
+
+SCALE_ENV = "AELAB_LAB_SCALE"
+SYNC_ENV = "AELAB_LAB_SYNC"
+THREADS_ENV = "AELAB_LAB_THREADS"
+LAB_SCALES = ("smoke", "teach")
+CACHE_VERSION = 1
+HEAL_AFTER_S = (3.0, 8.0)  # resend the final state this long after a task ends
+PROGRESS_STEPS = 1000
+
+
+def lab_scale() -> str:
+    """`smoke` (seconds: CI, headless runs) or `teach` (the default: under a minute on 2 cores)."""
+    scale = (os.environ.get(SCALE_ENV) or "teach").strip().lower()
+    if scale not in LAB_SCALES:
+        raise ValueError(f"{SCALE_ENV}={scale!r}: choose one of {', '.join(LAB_SCALES)}")
+    return scale
+
+
+def lab_threads() -> int:
+    """CPU threads torch uses for dashboard work (`AELAB_LAB_THREADS`, default 1).
+
+    Teach-scale models are small: on a shared 2-core machine one thread trained them 10-25x
+    faster than two threads fighting over the cores (the toy tour: 0.3 s vs 8 s)."""
+    value = os.environ.get(THREADS_ENV, "1").strip()
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{THREADS_ENV}={value!r}: give a positive number of threads")
+    return int(value)
+
+
+def run_synchronously() -> bool:
+    return os.environ.get(SYNC_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def device_label(device: Any = "auto") -> str:
+    """'running on cpu (2 threads)' or 'running on cuda (NVIDIA H100 ...)'."""
+    return f"running on {describe_device(resolve_device(device))}"
+
+
+def friendly_error(err: BaseException) -> str:
+    """One line a student can act on: the message, prefixed by its kind when that helps."""
+    message = str(err.args[0]) if isinstance(err, KeyError) and err.args else str(err)
+    message = message.strip().splitlines()[0] if message.strip() else ""
+    kind = type(err).__name__
+    if isinstance(err, MemoryError):
+        return "ran out of memory: choose fewer hidden units or a smaller sample"
+    if not message:
+        return f"{kind} (no message)"
+    return message if isinstance(err, (ValueError, RuntimeError, KeyError, FileNotFoundError)) else f"{kind}: {message}"
+
+
+# ---------------------------------------------------------------------------- on-disk cache
+
+def cache_root() -> Path:
+    """`$AELAB_CACHE/lab`, else `~/.cache/aelab/lab`."""
+    base = os.environ.get("AELAB_CACHE")
+    return (Path(base) if base else Path.home() / ".cache" / "aelab") / "lab"
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (np.generic,)):
+        return value.item()
+    return value
+
+
+def config_key(kind: str, config: Any) -> str:
+    """A stable hex key for (kind, config): equal configurations give equal keys."""
+    text = json.dumps({"kind": kind, "version": CACHE_VERSION, "config": _plain(config)}, sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+class ArrayCache:
+    """Arrays (plus a JSON-able `info` dict) stored per configuration under `root/kind/key/`.
+
+    A configuration trained once opens instantly the next time. Writes are atomic, so an
+    interrupted run leaves no half entry; a corrupt entry reads as a miss."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else cache_root()
+
+    def folder(self, kind: str, config: Any) -> Path:
+        return self.root / kind / config_key(kind, config)
+
+    def load(self, kind: str, config: Any) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        folder = self.folder(kind, config)
+        try:
+            info = read_json(folder / "info.json")
+            with np.load(folder / "arrays.npz") as archive:
+                arrays = {k: archive[k] for k in archive.files}
+        except (OSError, ValueError, KeyError):
+            return None
+        return arrays, info
+
+    def save(self, kind: str, config: Any, arrays: dict[str, np.ndarray], info: dict[str, Any] | None = None) -> Path:
+        folder = self.folder(kind, config)
+        with atomic_path(folder / "arrays.npz") as tmp:
+            with open(tmp, "wb") as fh:
+                np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+        write_json_atomic(folder / "info.json", {"kind": kind, "config": _plain(config), **(info or {})})
+        return folder
+
+
+# ---------------------------------------------------------------------------- figures
+
+def figure_widget(fig: go.Figure) -> go.FigureWidget:
+    """A FigureWidget (the only kind of plot the apps use: `fig.show()` can stall Voila)."""
+    widget = go.FigureWidget(fig)
+    sync_figure_state(widget)
+    return widget
+
+
+def refresh_figure(widget: go.FigureWidget, fig: go.Figure) -> None:
+    """Make `widget` show `fig` in one message: same traces updated in place, else replaced.
+
+    Changed arrays are replaced whole (never appended to), so a lost early update is healed
+    by the next one. Layout keys absent from `fig` are kept (removing them by setting None
+    stalled the live dashboards in Voila): to show a figure of another kind, make a new
+    FigureWidget instead (see `ExperimentApp.redraw`)."""
+
+    traces = [t.to_plotly_json() for t in fig.data]
+    with widget.batch_update():
+        if len(widget.data) == len(traces) and all(t.type == d.get("type", "scatter")
+                                                   for t, d in zip(widget.data, traces)):
+            for trace, data in zip(widget.data, traces):
+                trace.update(data, overwrite=True)
+        else:
+            widget.data = ()
+            widget.add_traces(list(fig.data))
+        widget.layout.update(fig.layout.to_plotly_json(), overwrite=True)
+    sync_figure_state(widget)
+
+
+def sync_figure_state(widget: go.FigureWidget) -> None:
+    """Copy a FigureWidget's current traces and layout into its synced state.
+
+    A FigureWidget sends edits as one-off messages and refreshes its synced full state
+    (`_widget_data`, `_widget_layout`) only when displayed by itself. Inside a VBox that never
+    happens, so a page that connects after an edit (Voila: everything done while the notebook
+    ran and the page loaded) would get the figure as constructed. Found here: a dashboard
+    whose training finished before the browser connected showed its empty placeholder."""
+    from copy import deepcopy
+
+    widget._widget_data = deepcopy(widget._data)
+    widget._widget_layout = deepcopy(widget._layout_obj._props)
+
+
+# ---------------------------------------------------------------------------- background runner
+
+class Job:
+    """What a background task sees: progress/log callbacks and the stop flag (RunContext-like)."""
+
+    def __init__(self, runner: "Runner", stop: threading.Event):
+        self._runner = runner
+        self.stop = stop
+
+    def progress(self, done: int, total: int, desc: str = "") -> None:
+        if self._runner._job is self:  # a superseded job no longer moves the bar
+            self._runner._progress(done, total, desc)
+
+    def log(self, message: str) -> None:
+        self._runner.log(message)
+
+    def stopped(self) -> bool:
+        return self.stop.is_set()
+
+    def check_stop(self) -> None:
+        """Raise `Stopped` once the user pressed stop (for trainers' `check_stop` hooks)."""
+        if self.stop.is_set():
+            from aelab.experiments.base import Stopped
+
+            raise Stopped("stopped by the user")
+
+
+class Runner:
+    """A progress bar, a status line, a stop button and a log, driving one task at a time.
+
+    `start(task, on_done)` runs `task(job)` in a daemon thread; `on_done(result)` is called
+    in that thread when it returns. A newer `start` asks the older task to stop and starts at
+    once (it never waits: callbacks must not block); the older task's result is dropped and
+    it no longer touches the widgets. Errors are shown as one red line; "stopped" when the
+    user pressed stop."""
+
+    def __init__(self, description: str = "progress"):
+        # a fixed max (per mille): a lost early update of `max` could leave the bar drawn
+        # against a stale maximum forever, since an unchanged max is never sent again
+        self.bar = W.IntProgress(value=0, min=0, max=PROGRESS_STEPS, description=description,
+                                 layout=W.Layout(width="340px"))
+        self.status = W.Label(value="ready")
+        self.stop_button = W.Button(description="stop", icon="stop", button_style="warning",
+                                    disabled=True, layout=W.Layout(width="90px"),
+                                    tooltip="stop the running computation")
+        self.error = W.HTML(value="")
+        self.output = W.Output(layout=W.Layout(max_height="120px", overflow="auto"))
+        self.stop_button.on_click(lambda _: self.request_stop())
+        self.widget = W.VBox([W.HBox([self.bar, self.stop_button, self.status]), self.error, self.output])
+        self._thread: threading.Thread | None = None
+        self._job: Job | None = None
+        self.figures: list[go.FigureWidget] = []  # an app's plots, resent with the final state
+        self._torch_threads: int | None = None  # torch's thread count before the first task
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._last_progress = 0.0
+        self.last_error: BaseException | None = None
+
+    # -- state seen by tests and apps
+    @property
+    def busy(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the current task ends (for tests and scripts, never in callbacks)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return not self.busy
+
+    def request_stop(self) -> None:
+        self._stop.set()
+        if self.busy:
+            self.status.value = "stopping…"
+
+    def log(self, message: str) -> None:
+        self.output.append_stdout(message.rstrip("\n") + "\n")
+
+    def show_error(self, message: str) -> None:
+        import html
+
+        self.error.value = (f"<div class='aelab-error' style='color:#b00020;font-weight:600'>"
+                            f"Could not finish: {html.escape(message)}</div>")
+
+    def _progress(self, done: int, total: int, desc: str) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last_progress < 0.15:  # throttle: few messages, last always sent
+            return
+        self._last_progress = now
+        self.bar.value = int(PROGRESS_STEPS * min(max(done, 0) / max(total, 1), 1.0))
+        if desc:
+            self.status.value = desc
+
+    def start(self, task: Callable[[Job], Any], on_done: Callable[[Any], None] | None = None,
+              label: str = "working…") -> None:
+        """Run `task(job)` off the UI thread; returns at once (unless AELAB_LAB_SYNC=1)."""
+        with self._lock:
+            self._stop.set()  # the previous task, if any, ends at its next check
+            self._stop = threading.Event()
+            job = Job(self, self._stop)
+            self._job = job
+            self.error.value = ""
+            self.last_error = None
+            self.status.value = label
+            self.bar.value = 0
+            self.bar.bar_style = ""
+            self.stop_button.disabled = False
+            self._thread = threading.Thread(target=self._run, args=(task, on_done, job), daemon=True,
+                                            name="aelab-runner")
+            self._thread.start()
+        if run_synchronously():
+            self.wait()
+            if self.last_error is not None:
+                raise self.last_error
+
+    def _run(self, task: Callable[[Job], Any], on_done: Callable[[Any], None] | None, job: Job) -> None:
+        import torch
+
+        started = time.perf_counter()
+        if self._torch_threads is None:
+            self._torch_threads = torch.get_num_threads()
+        try:
+            torch.set_num_threads(lab_threads())
+            result = task(job)
+            if job.stopped():
+                if self._job is job:
+                    self.status.value = f"stopped after {time.perf_counter() - started:.1f} s"
+                    self.bar.bar_style = "warning"
+                return
+            if on_done is not None:
+                on_done(result)
+            self.bar.value = self.bar.max
+            self.bar.bar_style = "success"
+            self.status.value = f"done in {time.perf_counter() - started:.1f} s"
+        except Exception as err:  # shown in the app as one line; kept for tests
+            if type(err).__name__ == "Stopped" or job.stopped():
+                if self._job is job:
+                    self.status.value = "stopped"
+                    self.bar.bar_style = "warning"
+                return
+            self.last_error = err
+            self.bar.bar_style = "danger"
+            self.status.value = "failed"
+            self.show_error(friendly_error(err))
+        finally:
+            if self._job is job:
+                torch.set_num_threads(self._torch_threads)
+                self.stop_button.disabled = True
+                for delay in HEAL_AFTER_S:
+                    timer = threading.Timer(delay, self._resend, args=(job,))
+                    timer.daemon = True
+                    timer.start()
+
+    def _resend(self, job: Job) -> None:
+        """Send the final state again. A change sent while a page is still connecting can be
+        lost (seen here: a dashboard stuck on "training…" although the kernel had finished),
+        and an unchanged value is never sent again by itself."""
+        if self._job is not job:
+            return
+        for widget in (self.bar, self.status, self.error, self.stop_button):
+            widget.send_state()
+        for figure in self.figures:
+            sync_figure_state(figure)
+            figure.send_state(["_widget_data", "_widget_layout"])
+
+
+def stop_hook(job: Job | None) -> Callable[[], None] | None:
+    """`job.check_stop` for trainers, or None when there is no job (a plain call)."""
+    return job.check_stop if job is not None else None
+
+
+# ---------------------------------------------------------------------------- app shell
+
+def header(title: str, intro: str = "", device: Any = "auto") -> W.HTML:
+    scale = lab_scale()
+    badge = "" if scale == "teach" else f" · <b>{scale}</b> size"
+    return W.HTML(f"<h3 style='margin:4px 0'>{title}</h3>"
+                  f"<div style='color:#555'>{device_label(device)}{badge}</div>"
+                  + (f"<p style='max-width:60em'>{intro}</p>" if intro else ""))
+
+
+class App(W.VBox):
+    """Base of every dashboard: a header, controls, a runner and figures in one VBox.
+
+    Subclasses build their widgets and call `super().__init__(children)`; `runner` is shared.
+    """
+
+    def __init__(self, children, **kwargs):
+        super().__init__(children, **kwargs)
+        self.add_class("aelab-app")
+
+    def setup(self, scale: str | None, device: Any) -> None:
+        """Scale (argument, else AELAB_LAB_SCALE), torch device and result cache of an app."""
+        self.scale = scale or lab_scale()
+        self.device = resolve_device(device)
+        self.cache = ArrayCache()
+
+
+def load_flat(name: str, split: str, n: int, device: Any, seed: int = 0):
+    """The first `n` images of a split (after a seeded shuffle) as N x D and their labels, on `device`."""
+    import torch
+
+    from aelab import data
+
+    ds = data.load(name, split)
+    if n < len(ds.x):
+        order = torch.randperm(len(ds.x), generator=torch.Generator().manual_seed(seed))[:n]
+        x, y = ds.x[order], ds.y[order]
+    else:
+        x, y = ds.x, ds.y
+    return x.reshape(len(x), -1).to(device), y.numpy(), tuple(ds.x.shape[-2:])

@@ -1,0 +1,136 @@
+"""Dashboards over registered experiments: run one at the lab's scale, show its figures.
+
+`ExperimentApp("zhao-translation", controls={...}, views={...})` runs the experiment off the
+UI thread with the chosen config fields, caches the result (metrics, paper numbers,
+arrays) keyed by the full config, and shows one of its views (figure builders from
+`aelab.viz` taking `(result, arrays)`), switched without recomputing. The paper-vs-run
+table is always one of the views.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, Mapping
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+
+
+from aelab.experiments import RunContext, get
+from aelab.viz import figure_for_result, paper_table
+from aelab.widgets.base import App, Runner, figure_widget, friendly_error, header, refresh_figure
+
+View = Callable[[dict[str, Any], Mapping[str, np.ndarray]], go.Figure]
+
+
+def _table(result: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> go.Figure:
+    return paper_table(result.get("metrics", {}), result.get("paper", {}),
+                       title=f"{result.get('reproduces', '')}: paper vs this run")
+
+
+class ExperimentApp(App):
+    """Controls set config fields of experiment `name`; views draw its result."""
+
+    def __init__(self, name: str, *, title: str, intro: str = "", controls: Mapping[str, W.ValueWidget] | None = None,
+                 views: Mapping[str, View] | None = None, scale: str | None = None, device="auto",
+                 autostart: bool = True):
+        self.experiment = get(name)
+        self.setup(scale, device)
+        self.controls = dict(controls or {})
+        self.views: dict[str, View] = {**(views or {"result": figure_for_result}), "paper vs this run": _table}
+        self.view = W.ToggleButtons(options=list(self.views), description="show")
+        self.run_button = W.Button(description="run", icon="play", button_style="primary")
+        self.runner = Runner("running")
+        self.notes = W.HTML()
+        self.result: dict[str, Any] | None = None
+        self.arrays: dict[str, np.ndarray] = {}
+        self._shown_view: str | None = None
+        self.fig = figure_widget(go.Figure(layout=dict(title=f"{self.experiment.title}: running…", height=420,
+                                                       template="plotly_white")))
+        self.runner.figures = [self.fig]
+        self.run_button.on_click(lambda _: self.run())
+        self.view.observe(lambda _: self.redraw(), names="value")
+        row = list(self.controls.values()) + [self.run_button]
+        super().__init__([header(title, intro, self.device), W.HBox(row), self.view, self.runner.widget, self.fig,
+                          self.notes])
+        if autostart:
+            self.run()
+
+    def config(self):
+        return self.experiment.config(self.scale, **{k: w.value for k, w in self.controls.items()})
+
+    def run(self) -> None:
+        try:
+            config = self.config()
+        except (ValueError, KeyError) as err:  # a setting the experiment refuses: say so in the app
+            self.runner.show_error(friendly_error(err))
+            return
+        key = {"scale": self.scale, "config": dataclasses.asdict(config)}
+        kind = f"experiment-{self.experiment.name}"
+        cached = self.cache.load(kind, key)
+        if cached is not None:
+            self.show(cached[1]["result"], cached[0])
+            self.runner.status.value = "loaded from cache"
+            return
+
+        def task(job):
+            ctx = RunContext(device=self.device, seed=0, scale=self.scale, progress=job.progress, log=job.log,
+                             stop=job.stop)
+            return self.experiment.run(config, ctx)
+
+        def done(outcome):
+            result = {"experiment": self.experiment.name, "title": self.experiment.title,
+                      "reproduces": self.experiment.paper, "scale": self.scale, "config": dataclasses.asdict(config),
+                      "metrics": outcome.metrics, "paper": outcome.paper, "notes": outcome.notes}
+            arrays = {k: np.asarray(v) for k, v in outcome.arrays.items()}
+            self.cache.save(kind, key, arrays, {"result": result})
+            self.show(result, arrays)
+
+        self.runner.start(task, done, label=f"running {self.experiment.name} ({self.scale} size)…")
+
+    def show(self, result: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        self.result, self.arrays = result, dict(arrays)
+        self.notes.value = f"<p style='max-width:60em;color:#555'>{result.get('notes', '')}</p>"
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the chosen view of the stored result (no recomputation). Another view is a
+        figure of another kind (subplots, tables): it gets a new FigureWidget, so nothing of
+        the previous view's layout (subplot titles, axes) stays behind."""
+        if self.result is None:
+            return
+        fig = self.views[self.view.value](self.result, self.arrays)
+        if self._shown_view in (None, self.view.value):
+            refresh_figure(self.fig, fig)
+        else:
+            old, self.fig = self.fig, figure_widget(fig)
+            self.runner.figures = [self.fig]
+            self.children = tuple(self.fig if child is old else child for child in self.children)
+            old.close()
+        self._shown_view = self.view.value
+
+
+def WhatWhereApp(**kwargs) -> ExperimentApp:
+    """Zhao et al. Figs. 3-4: 'what' and 'where' of digits shifted by +-shift pixels."""
+    from aelab.viz.whatwhere import translation_reconstructions
+
+    shift = W.IntSlider(value=3, min=1, max=5, description="shift (px)", continuous_update=False)
+    views = {"what / where (Fig. 3)": figure_for_result,
+             "reconstructions (Fig. 4)": lambda result, arrays: translation_reconstructions(
+                 arrays, result.get("config", {}).get("shift", 3))}
+    intro = ("A stacked what-where autoencoder pools each feature plane to one value ('what') and the position of "
+             "its maximum ('where'). Digits are shifted left/right and up/down: the 'where' should move with the "
+             "shift while the 'what' stays put.")
+    return ExperimentApp("zhao-translation", title="What and where of shifted digits", intro=intro,
+                         controls={"shift": shift}, views=views, **kwargs)
+
+
+def GsnApp(**kwargs) -> ExperimentApp:
+    """Zhou et al. Table I / Fig. 2: GSN sampling chains of deep DAEs, layer-wise vs joint."""
+    intro = ("A denoising autoencoder defines a Markov chain: corrupt, reconstruct, sample, repeat. Its samples "
+             "should look like digits and move between classes. The Parzen log-likelihood of the samples is shown "
+             "beside Table I's (a biased estimate that favours rigid samples: read it with care).")
+    noise = W.FloatSlider(value=0.3, min=0.1, max=0.6, step=0.05, description="noise σ", continuous_update=False)
+    return ExperimentApp("zhou-parzen", title="Sampling from denoising autoencoders (GSN chains)", intro=intro,
+                         controls={"noise": noise}, views={"chains (Fig. 2)": figure_for_result}, **kwargs)

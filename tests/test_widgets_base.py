@@ -1,0 +1,213 @@
+"""Dashboard machinery: scale switch, config-keyed cache, background runner, in-place redraws, `aelab lab`."""
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from aelab.widgets import base, lab
+
+
+def test_scale_switch_reads_the_environment(monkeypatch):
+    monkeypatch.delenv(base.SCALE_ENV, raising=False)
+    assert base.lab_scale() == "teach"
+    monkeypatch.setenv(base.SCALE_ENV, "Smoke")
+    assert base.lab_scale() == "smoke"
+    monkeypatch.setenv(base.SCALE_ENV, "huge")
+    with pytest.raises(ValueError, match="AELAB_LAB_SCALE"):
+        base.lab_scale()
+
+
+def test_device_label_names_the_device():
+    assert base.device_label("cpu").startswith("running on cpu")
+
+
+@dataclass(frozen=True)
+class Cfg:
+    hidden: int = 8
+    levels: tuple = (0.0, 0.5)
+
+
+def test_config_key_is_stable_and_distinguishes_configs():
+    assert base.config_key("a", Cfg()) == base.config_key("a", Cfg())
+    assert base.config_key("a", Cfg()) != base.config_key("a", Cfg(hidden=9))
+    assert base.config_key("a", Cfg()) != base.config_key("b", Cfg())
+    assert base.config_key("a", {"x": 1, "y": 2}) == base.config_key("a", {"y": 2, "x": 1})
+
+
+def test_cache_round_trip_and_miss(tmp_path):
+    cache = base.ArrayCache(tmp_path)
+    assert cache.load("k", Cfg()) is None
+    cache.save("k", Cfg(), {"w": np.arange(6).reshape(2, 3)}, {"note": "x"})
+    arrays, info = cache.load("k", Cfg())
+    np.testing.assert_array_equal(arrays["w"], np.arange(6).reshape(2, 3))
+    assert info["note"] == "x" and info["config"]["hidden"] == 8
+    assert cache.load("k", Cfg(hidden=9)) is None
+
+
+def test_a_corrupt_cache_entry_reads_as_a_miss(tmp_path):
+    cache = base.ArrayCache(tmp_path)
+    folder = cache.save("k", Cfg(), {"w": np.zeros(2)})
+    (folder / "arrays.npz").write_bytes(b"not an archive")
+    assert cache.load("k", Cfg()) is None
+
+
+def test_cache_root_follows_aelab_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("AELAB_CACHE", str(tmp_path))
+    assert base.cache_root() == tmp_path / "lab"
+
+
+def test_runner_runs_off_the_calling_thread_and_reports_done(monkeypatch):
+    monkeypatch.delenv(base.SYNC_ENV, raising=False)
+    runner, seen, results = base.Runner(), [], []
+    release = threading.Event()
+
+    def task(job):
+        seen.append(threading.current_thread().name)
+        release.wait(5)
+        job.progress(3, 3, "almost")
+        return 42
+
+    runner.start(task, results.append)
+    assert runner.busy  # start returned while the task still waits
+    release.set()
+    assert runner.wait(10)
+    assert seen == ["aelab-runner"] and results == [42]
+    assert runner.status.value.startswith("done") and runner.bar.value == runner.bar.max
+    assert runner.stop_button.disabled and runner.error.value == ""
+
+
+def test_runner_shows_a_readable_error_not_a_traceback(monkeypatch):
+    monkeypatch.delenv(base.SYNC_ENV, raising=False)
+    runner = base.Runner()
+
+    def task(job):
+        raise ValueError("learning rate too high: try a smaller one\nsecond line")
+
+    runner.start(task)
+    runner.wait(10)
+    assert "learning rate too high" in runner.error.value
+    assert "Traceback" not in runner.error.value and "second line" not in runner.error.value
+    assert runner.status.value == "failed" and isinstance(runner.last_error, ValueError)
+
+
+def test_stop_button_ends_a_task(monkeypatch):
+    monkeypatch.delenv(base.SYNC_ENV, raising=False)
+    runner, done = base.Runner(), []
+
+    def task(job):
+        while not job.stopped():
+            time.sleep(0.01)
+        return "ignored"
+
+    runner.start(task, done.append)
+    runner.stop_button.click()
+    assert runner.wait(10)
+    assert done == [] and runner.status.value.startswith("stopped")
+
+
+def test_a_new_start_supersedes_the_running_task_without_waiting(monkeypatch):
+    monkeypatch.delenv(base.SYNC_ENV, raising=False)
+    runner, done = base.Runner(), []
+    release = threading.Event()
+
+    def slow(job):  # ignores the stop flag for a while, like a UMAP fit
+        release.wait(5)
+        job.progress(1, 2, "old task still reporting")
+        return "old"
+
+    runner.start(slow, done.append)
+    started = time.perf_counter()
+    runner.start(lambda job: "new", done.append)
+    assert time.perf_counter() - started < 1.0  # the callback did not block on the old task
+    runner.wait(5)
+    release.set()
+    time.sleep(0.3)
+    assert done == ["new"] and runner.status.value.startswith("done")
+
+
+def test_the_final_state_is_sent_again_after_a_task(monkeypatch):
+    monkeypatch.delenv(base.SYNC_ENV, raising=False)
+    monkeypatch.setattr(base, "HEAL_AFTER_S", (0.05,))
+    runner = base.Runner()
+    figure = base.figure_widget(go.Figure(go.Scatter(x=[1], y=[1])))
+    runner.figures = [figure]
+    sent = []
+    for widget in (runner.status, figure):
+        monkeypatch.setattr(widget, "send_state", lambda key=None, w=widget: sent.append((w, key)))
+    runner.start(lambda job: None)
+    runner.wait(5)
+    time.sleep(0.5)
+    assert (runner.status, None) in sent
+    assert (figure, ["_widget_data", "_widget_layout"]) in sent
+
+
+def test_sync_mode_waits_and_reraises(monkeypatch):
+    monkeypatch.setenv(base.SYNC_ENV, "1")
+    runner = base.Runner()
+    with pytest.raises(RuntimeError, match="boom"):
+        runner.start(lambda job: (_ for _ in ()).throw(RuntimeError("boom")))
+    assert "boom" in runner.error.value
+
+
+def test_log_goes_to_the_output_widget():
+    runner = base.Runner()
+    runner.log("epoch 1")
+    assert runner.output.outputs[0]["text"] == "epoch 1\n"
+
+
+def test_refresh_figure_updates_traces_in_place_or_replaces_them():
+    widget = go.FigureWidget(go.Figure(go.Scatter(x=[1, 2], y=[1, 1], name="a")))
+    trace = widget.data[0]
+    base.refresh_figure(widget, go.Figure(go.Scatter(x=[1, 2, 3], y=[3, 2, 1], name="b"), layout=dict(title="t")))
+    assert widget.data[0] is trace and list(widget.data[0].y) == [3, 2, 1] and widget.data[0].name == "b"
+    assert widget.layout.title.text == "t"
+    base.refresh_figure(widget, go.Figure([go.Bar(x=[1], y=[1]), go.Bar(x=[2], y=[2])]))
+    assert [t.type for t in widget.data] == ["bar", "bar"]
+
+
+def test_a_page_that_connects_after_an_update_gets_the_updated_figure():
+    # the synced full state is what a browser reads when it connects (Voila: after the run)
+    widget = base.figure_widget(go.Figure(go.Scatter(x=[1], y=[1])))
+    base.refresh_figure(widget, go.Figure(go.Scatter(x=[1, 2], y=[5, 6]), layout=dict(title="trained")))
+    assert list(widget._widget_data[0]["y"]) == [5, 6]
+    assert widget._widget_layout["title"]["text"] == "trained"
+
+
+def test_lab_finds_notebooks_in_order(tmp_path, monkeypatch):
+    (tmp_path / "00-x.ipynb").write_text("{}")
+    assert lab.find_notebooks(tmp_path) == tmp_path.resolve()
+    monkeypatch.setenv(lab.NOTEBOOKS_ENV, str(tmp_path))
+    assert lab.find_notebooks() == tmp_path.resolve()
+    with pytest.raises(lab.NotebooksNotFound, match="--notebooks"):
+        lab.find_notebooks(tmp_path / "missing")
+
+
+def test_the_checkout_notebooks_are_found_by_default(monkeypatch):
+    monkeypatch.delenv(lab.NOTEBOOKS_ENV, raising=False)
+    folder = lab.find_notebooks()
+    assert "00-tour.ipynb" in lab.dashboards(folder)
+
+
+def test_voila_arguments_cover_the_served_settings(tmp_path):
+    argv = lab.voila_argv(tmp_path, port=9999, preheat=2, timeout=60, cull_idle=120, cull_interval=30)
+    for expected in ("--port=9999", "--Voila.ip=127.0.0.1", "--strip_sources=True", "--no-browser",
+                     "--preheat_kernel=True", "--pool_size=2", "--VoilaExecutor.timeout=60",
+                     "--MappingKernelManager.cull_idle_timeout=120", "--MappingKernelManager.cull_interval=30",
+                     "--show_tracebacks=False"):
+        assert expected in argv
+    cold = lab.voila_argv(tmp_path, port=1, preheat=0, tracebacks=True, open_browser=True)
+    assert "--preheat_kernel=False" in cold and "--show_tracebacks=True" in cold and "--no-browser" not in cold
+
+
+def test_aelab_lab_prints_the_voila_command(capsys, tmp_path):
+    from aelab.cli import main
+
+    (tmp_path / "01-a.ipynb").write_text("{}")
+    assert main(["lab", "--notebooks", str(tmp_path), "--port", "8123", "--preheat", "0", "--print-command"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("voila ") and "--port=8123" in out and str(tmp_path) in out
+    assert main(["lab", "--notebooks", str(tmp_path / "none"), "--print-command"]) == 1
