@@ -36,6 +36,7 @@ ACTIONS = {
     "02-joint-vs-layerwise": ("checkbox", "log scale"),
     "03-gsn-sampling": ("button", "paper vs this run"),
     "04-what-where": ("button", "reconstructions (Fig. 4)"),
+    "05-layer-inversion": ("button", "error per layer"),
     "06-latent-space": ("button", "t-SNE"),
 }
 

@@ -93,7 +93,7 @@ def test_latent_app_projects_codes_and_shows_a_thumbnail_on_hover():
     assert "cache" in LatentApp().runner.status.value  # a second visit opens on the cached codes
 
 
-@pytest.mark.parametrize("app_name", ["WhatWhereApp", "GsnApp"])
+@pytest.mark.parametrize("app_name", ["WhatWhereApp", "GsnApp", "InversionApp"])
 def test_experiment_dashboards_run_switch_views_and_cache(app_name):
     from aelab import widgets
 

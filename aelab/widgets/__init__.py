@@ -11,7 +11,8 @@ from __future__ import annotations
 import importlib
 
 _APPS = {"TourApp": "tour", "FiltersApp": "filters", "SchemesApp": "schemes", "GsnApp": "experiment",
-         "WhatWhereApp": "experiment", "LatentApp": "latent"}
+         "WhatWhereApp": "experiment", "InversionApp": "experiment",
+         "LatentApp": "latent"}
 
 
 def __getattr__(name: str):

@@ -134,3 +134,20 @@ def GsnApp(**kwargs) -> ExperimentApp:
     noise = W.FloatSlider(value=0.3, min=0.1, max=0.6, step=0.05, description="noise σ", continuous_update=False)
     return ExperimentApp("zhou-parzen", title="Sampling from denoising autoencoders (GSN chains)", intro=intro,
                          controls={"noise": noise}, views={"chains (Fig. 2)": figure_for_result}, **kwargs)
+
+
+def InversionApp(**kwargs) -> ExperimentApp:
+    """Zhang et al. Figs. 4-5: the input reconstructed from every layer of a classifier."""
+    from aelab.viz.inversion import inversion_grid, layer_errors
+
+    views = {"images from every layer (Figs. 4-5)": lambda result, arrays: inversion_grid(
+                 arrays["images"], arrays["fixed"], arrays["known"], [str(n) for n in arrays["layers"]]),
+             "error per layer": lambda result, arrays: layer_errors(
+                 [str(n) for n in arrays["layers"]], arrays["l2_fixed"], arrays["l2_known"])}
+    intro = ("A small VGG-style classifier is trained on digits; then a decoder learns to turn each layer's "
+             "activations back into the image. 'Fixed switches' unpool every value into the top-left corner of its "
+             "pool window; 'known switches' put it back where the encoder's max was. The deeper the layer, the more "
+             "the fixed-switch images blur, while the known-switch ones stay sharp: the layers keep almost all the "
+             "information, except where things were.")
+    return ExperimentApp("zhang-inversion", title="Inverting every layer of a classifier", intro=intro,
+                         views=views, **kwargs)
