@@ -188,7 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--noise", default="masking:0.25", help="corruption of dae, e.g. masking:0.25, gaussian:0.3")
     p.add_argument("--contractive", type=float, default=0.1, help="contraction weight of cae")
     p.add_argument("--sparsity", type=float, default=0.1, help="KL sparsity weight of sparse (target 0.05)")
-    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--epochs", type=int, default=2,
+                   help="epochs to train now (with --resume: more epochs after those already in the checkpoint)")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="rmsprop")
     p.add_argument("--lr", type=float, default=1e-3)
