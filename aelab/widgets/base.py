@@ -66,8 +66,13 @@ def run_synchronously() -> bool:
 
 
 def device_label(device: Any = "auto") -> str:
-    """'running on cpu (2 threads)' or 'running on cuda (NVIDIA H100 ...)'."""
-    return f"running on {describe_device(resolve_device(device))}"
+    """'running on cpu (1 thread)' or 'running on cuda (NVIDIA H100 ...)'. On the cpu the count
+    is the one dashboard work runs with (`lab_threads`), not the process default."""
+    resolved = resolve_device(device)
+    if resolved.type == "cpu":
+        threads = lab_threads()
+        return f"running on cpu ({threads} thread{'s' if threads > 1 else ''})"
+    return f"running on {describe_device(resolved)}"
 
 
 def friendly_error(err: BaseException) -> str:
