@@ -28,12 +28,25 @@ def _cmd_data_list(args: argparse.Namespace) -> int:
         state, where = data.status(name, root=args.root, seed=args.seed)
         sizes = "/".join(str(s) for s in meta.sizes)
         print(f"{name:18} {sizes:>20}  {state:9} {where}")
+    from aelab.data.natural import NATURAL, natural_status
+
+    print("natural images (aelab.data.natural.load_natural; official files, downloaded on request):")
+    for name, meta in NATURAL.items():
+        state, where = natural_status(name, root=args.root)
+        print(f"{name:18} {'/'.join(meta.splits):>20}  {state:9} {where}")
     return 0
 
 
 def _cmd_data_prepare(args: argparse.Namespace) -> int:
     from aelab import data
 
+    from aelab.data import natural
+
+    if args.name in natural.NATURAL:
+        for split in natural.NATURAL[args.name].splits:
+            natural.ensure_files(args.name, split, root=args.root)
+        print(f"{args.name:18} ready in {data.data_root(args.root) / natural.NATURAL[args.name].folder}")
+        return 0
     names = list(data.DATASETS) if args.name == "all" else [args.name]
     for name in names:
         data.catalog.info(name)  # unknown names fail before any work

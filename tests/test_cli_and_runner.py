@@ -100,3 +100,13 @@ def test_list_names_registered_experiments(with_fake, capsys):
 def test_result_json_is_plain_json(tmp_path, with_fake):
     main(["reproduce", "fake", "--out", str(tmp_path), "--quiet"])
     json.loads((tmp_path / "fake" / "result.json").read_text())
+
+
+def test_data_list_includes_natural_image_sets_and_prepare_offline_is_clear(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AELAB_NO_DOWNLOAD", "1")
+    assert main(["data", "list", "--root", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "svhn" in out and "cifar10" in out and "stl10" in out and str(tmp_path / "svhn") in out
+    assert main(["data", "prepare", "cifar10", "--root", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "cifar-10-batches-bin" in err and str(tmp_path / "cifar10") in err

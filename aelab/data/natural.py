@@ -96,6 +96,16 @@ def natural_info(name: str) -> NaturalInfo:
     return NATURAL[name]
 
 
+def natural_status(name: str, root: str | os.PathLike | None = None) -> tuple[str, str]:
+    """(present|partial|missing, folder) for `aelab data list`."""
+    meta = natural_info(name)
+    folder = data_root(root) / meta.folder
+    files = [folder / f for split_files in meta.splits.values() for f in split_files]
+    found = [p.is_file() for p in files]
+    state = "present" if all(found) else "partial" if any(found) else "missing"
+    return state, str(folder)
+
+
 # ----------------------------------------------------------------------------- download
 
 def _md5(path: Path) -> str:
