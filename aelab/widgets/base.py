@@ -386,6 +386,23 @@ class App(W.VBox):
         self.device = resolve_device(device)
         self.cache = ArrayCache()
 
+    def cached_or_start(self, kind: str, key: Any, task: Callable[["Job"], dict[str, np.ndarray]],
+                        show: Callable[[dict[str, np.ndarray]], None], *, label: str,
+                        cached_status: str = "loaded from cache") -> None:
+        """Show the arrays cached for (kind, key) at once; else run `task(job)` off the UI thread,
+        then cache the arrays it returns and show them."""
+        cached = self.cache.load(kind, key)
+        if cached is not None:
+            show(cached[0])
+            self.runner.status.value = cached_status
+            return
+
+        def done(arrays: dict[str, np.ndarray]) -> None:
+            self.cache.save(kind, key, arrays)
+            show(arrays)
+
+        self.runner.start(task, done, label=label)
+
 
 def load_flat(name: str, split: str, n: int, device: Any, seed: int = 0):
     """The first `n` images of a split (after a seeded shuffle) as N x D and their labels, on `device`."""

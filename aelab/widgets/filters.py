@@ -137,21 +137,13 @@ class FiltersApp(App):
         """Show a cached run at once, else train in the background, redrawing every epoch."""
         config = self.config()
         self.n_show.max = config.hidden
-        cached = self.cache.load("filters", config)
-        if cached is not None:
-            self.show(config, cached[0])
-            self.runner.status.value = "loaded from cache (trained before with these settings)"
-            return
 
         def task(job):
             return train_filters(config, self.device, job, on_epoch=lambda f, e: self.show(
                 config, {"filters": f, "errors": e}))
 
-        def done(arrays):
-            self.cache.save("filters", config, arrays)
-            self.show(config, arrays)
-
-        self.runner.start(task, done, label="training…")
+        self.cached_or_start("filters", config, task, lambda arrays: self.show(config, arrays), label="training…",
+                             cached_status="loaded from cache (trained before with these settings)")
 
     def show(self, config: FiltersConfig, arrays: dict[str, np.ndarray]) -> None:
         self.shown_config, self.arrays = config, arrays

@@ -79,20 +79,12 @@ class LatentApp(App):
             self.prepare()
 
     def prepare(self) -> None:
-        cached = self.cache.load("latent-codes", self.config)
-        if cached is not None:
-            self.arrays = cached[0]
-            self.project()
-            self.runner.status.value = "codes loaded from cache"
-            return
+        self.cached_or_start("latent-codes", self.config, lambda job: train_codes(self.config, self.device, job),
+                             self._use_codes, label="training the autoencoder…", cached_status="codes loaded from cache")
 
-        def done(arrays):
-            self.cache.save("latent-codes", self.config, arrays)
-            self.arrays = arrays
-            self.project()
-
-        self.runner.start(lambda job: train_codes(self.config, self.device, job), done,
-                          label="training the autoencoder…")
+    def _use_codes(self, arrays: dict[str, np.ndarray]) -> None:
+        self.arrays = arrays
+        self.project()
 
     def _points(self) -> np.ndarray:
         return self.arrays["codes"] if self.source.value == SOURCES[0] else self.arrays["pixels"]
@@ -106,24 +98,19 @@ class LatentApp(App):
         if method == "pca":
             self.draw(embed_2d(self._points(), "pca"), method, source)
             return
-        cached = self.cache.load("latent-embedding", key)
-        if cached is not None:
-            self.draw(cached[0]["points"], method, source)
-            self.runner.status.value = f"{METHOD_NAMES[method]} loaded from cache"
-            return
         points = self._points()
 
         def task(job):
             job.progress(0, 1, f"computing {METHOD_NAMES[method]} of {len(points)} points"
                                + (" (the first UMAP in a session compiles for ~30 s)" if method == "umap" else ""))
-            return embed_2d(points, method, seed=self.config.seed)
+            return {"points": embed_2d(points, method, seed=self.config.seed)}
 
-        def done(embedded):
-            self.cache.save("latent-embedding", key, {"points": embedded})
-            if (self.method.value, self.source.value) == (method, source):
-                self.draw(embedded, method, source)
+        def show(arrays):
+            if (self.method.value, self.source.value) == (method, source):  # not switched away meanwhile
+                self.draw(arrays["points"], method, source)
 
-        self.runner.start(task, done, label=f"computing {METHOD_NAMES[method]}…")
+        self.cached_or_start("latent-embedding", key, task, show, label=f"computing {METHOD_NAMES[method]}…",
+                             cached_status=f"{METHOD_NAMES[method]} loaded from cache")
 
     def draw(self, points: np.ndarray, method: str, source: str) -> None:
         what = "codes" if source == SOURCES[0] else "raw pixels"

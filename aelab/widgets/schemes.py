@@ -120,18 +120,8 @@ class SchemesApp(App):
 
     def train(self) -> None:
         config = self.config()
-        cached = self.cache.load("schemes", config)
-        if cached is not None:
-            self.show(cached[0])
-            self.runner.status.value = "loaded from cache"
-            return
-
-        def done(arrays):
-            self.cache.save("schemes", config, arrays)
-            self.show(arrays)
-
-        self.runner.start(lambda job: train_schemes(config, self.device, job, on_epoch=self.show), done,
-                          label="training…")
+        self.cached_or_start("schemes", config, lambda job: train_schemes(config, self.device, job, on_epoch=self.show),
+                             self.show, label="training…")
 
     def show(self, arrays: dict[str, np.ndarray]) -> None:
         self.arrays = {k: np.array(v) for k, v in arrays.items()}

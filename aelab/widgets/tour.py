@@ -145,18 +145,9 @@ class TourApp(App):
     def train(self) -> None:
         config = self.config()
         self.explain.value = f"<p style='max-width:60em'><b>{config.model}</b>: {MODELS[config.model]}</p>"
-        cached = self.cache.load("tour", config)
-        if cached is not None:
-            self.show(config, cached[0])
-            self.runner.status.value = "loaded from cache"
-            return
-
-        def done(arrays):
-            self.cache.save("tour", config, arrays)
-            self.show(config, arrays)
-
-        self.runner.start(lambda job: train_toy(config, self.device, job, lambda a: self.show(config, a)), done,
-                          label=f"training {config.model}…")
+        self.cached_or_start("tour", config,
+                             lambda job: train_toy(config, self.device, job, lambda a: self.show(config, a)),
+                             lambda arrays: self.show(config, arrays), label=f"training {config.model}…")
 
     def show(self, config: TourConfig, arrays: dict[str, np.ndarray]) -> None:
         refresh_figure(self.fig, tour_figure(arrays, config.model))
