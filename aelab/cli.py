@@ -6,6 +6,12 @@
     aelab reproduce NAME [--scale ...]   run one experiment, write result.json + figure.html
     aelab train --model dae --out DIR    train one autoencoder, write a checkpoint + record.json
     aelab lab [--port P] [--no-browser]  serve the dashboards with Voila on 127.0.0.1
+
+Bad input (`aelab.errors.UsageError`, or an OSError about a path named by --out, --root,
+--resume or --notebooks) is printed as one line and exits 1; any other exception keeps its
+traceback, so a bug is never disguised as a user error. Every flag is range-checked before
+any work (`aelab.checks`; seeds are 0 .. 2**32 - 1), and the output folder is created and
+proved writable first.
 """
 
 from __future__ import annotations
@@ -16,10 +22,13 @@ import time
 from pathlib import Path
 
 from aelab import __version__
+from aelab.errors import UsageError
 
 
 def _cmd_data_list(args: argparse.Namespace) -> int:
-    from aelab import data
+    from aelab import checks, data
+
+    checks.seed(args.seed, "--seed")
 
     root = data.data_root(args.root)
     print(f"data root: {root}")
@@ -38,7 +47,9 @@ def _cmd_data_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_prepare(args: argparse.Namespace) -> int:
-    from aelab import data
+    from aelab import checks, data
+
+    checks.seed(args.seed, "--seed")
 
     from aelab.data import natural
 
@@ -73,11 +84,11 @@ def _parse_overrides(extra: list[str]) -> dict[str, str]:
     while i < len(extra):
         token = extra[i]
         if not token.startswith("--"):
-            raise SystemExit(f"aelab reproduce: unexpected argument {token!r}")
+            raise UsageError(f"reproduce: unexpected argument {token!r} (experiment options look like --name VALUE)")
         key, sep, value = token[2:].partition("=")
         if not sep:
             if i + 1 >= len(extra) or extra[i + 1].startswith("--"):
-                raise SystemExit(f"aelab reproduce: option {token} needs a value")
+                raise UsageError(f"reproduce: option {token} needs a value")
             value = extra[i + 1]
             i += 1
         overrides[key.replace("-", "_")] = value
@@ -88,10 +99,13 @@ def _parse_overrides(extra: list[str]) -> dict[str, str]:
 def _cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> int:
     from tqdm import tqdm
 
-    from aelab.experiments.runner import read_result, reproduce
+    from aelab import checks
+    from aelab.experiments.runner import FIGURE, read_result, reproduce
     from aelab.fileio import atomic_path
     from aelab.viz import figure_for_result
 
+    checks.seed(args.seed, "--seed")
+    _check_out_folder(args.out)
     bar = tqdm(total=1, desc=args.name, unit="step", disable=args.quiet, dynamic_ncols=True)
 
     def progress(done: int, total: int, desc: str) -> None:
@@ -100,16 +114,18 @@ def _cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> int:
         bar.n = done
         bar.refresh()
 
+    def add_figure(folder: Path) -> None:  # written into the new result folder before it is moved into place
+        figure = figure_for_result(*read_result(folder))
+        with atomic_path(folder / FIGURE) as tmp:
+            figure.write_html(str(tmp), include_plotlyjs="cdn", full_html=True)
+
     try:
         folder = reproduce(args.name, scale=args.scale, dataset=args.dataset, device=args.device,
                            seed=args.seed, out=args.out, overrides=_parse_overrides(extra),
-                           progress=progress, log=tqdm.write)
+                           progress=progress, log=tqdm.write, finish=add_figure)
     finally:
         bar.close()
-    result, arrays = read_result(folder)
-    figure = figure_for_result(result, arrays)
-    with atomic_path(folder / "figure.html") as tmp:
-        figure.write_html(str(tmp), include_plotlyjs="cdn", full_html=True)
+    result, _ = read_result(folder)
     print(f"{args.name}: {result['seconds']:.1f} s on {result['env'].get('device')}; wrote {folder}/result.json "
           f"and figure.html")
     for key, value in result["metrics"].items():
@@ -120,14 +136,19 @@ def _cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> int:
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
+    import shlex
+
     from aelab.widgets import lab
 
     folder = lab.find_notebooks(args.notebooks)
+    max_kernels = lab.check_options(folder, port=args.port, preheat=args.preheat, timeout=args.timeout,
+                                    cull_idle=args.cull_idle, cull_interval=args.cull_interval,
+                                    max_kernels=args.max_kernels)
     argv = lab.voila_argv(folder, port=args.port, open_browser=not args.no_browser, preheat=args.preheat,
                           timeout=args.timeout, cull_idle=args.cull_idle, cull_interval=args.cull_interval,
-                          tracebacks=args.tracebacks)
+                          tracebacks=args.tracebacks, max_kernels=max_kernels, allow_hosts=args.allow_host)
     if args.print_command:
-        print(" ".join(["voila", *argv]))
+        print(shlex.join(["voila", *argv]))
         return 0
     return lab.serve(folder, argv, args.port)
 
@@ -135,13 +156,23 @@ def _cmd_lab(args: argparse.Namespace) -> int:
 def _cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from aelab import checks
     from aelab.device import resolve_device
+    from aelab.train.checkpoints import CheckpointError
     from aelab.train.schemes import TrainConfig, train_one
 
     config = TrainConfig(model=args.model, dataset=args.dataset, hidden=args.hidden, noise=args.noise,
                          contractive=args.contractive, sparsity=args.sparsity, epochs=args.epochs,
                          batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, n_train=args.n_train)
-    config.build(1)  # bad flags fail here, before any data is loaded
+    checks.seed(args.seed, "--seed")
+    config.check()  # every flag range-checked before any work
+    _check_out_folder(args.out)
+    if args.resume is not None and not Path(args.resume).expanduser().is_dir():
+        raise UsageError(f"--resume {args.resume} is not a folder: name the --out folder of the run to continue")
+    try:
+        config.build(1)  # bad flags fail here, before any data is loaded
+    except ValueError as err:  # building from the flags alone: any refusal is about the flags
+        raise UsageError(str(err)) from err
     bar = tqdm(total=1, desc="train", unit="batch", dynamic_ncols=True)
 
     def progress(done: int, total: int, desc: str) -> None:
@@ -152,6 +183,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     try:
         metrics = train_one(config, args.out, device=resolve_device(args.device), seed=args.seed,
                             resume=args.resume, progress=progress, log=tqdm.write)
+    except CheckpointError as err:  # --resume names a folder that is not a readable checkpoint
+        raise UsageError(str(err)) from err
     finally:
         bar.close()
     print(f"wrote {args.out}/weights.safetensors, config.json and record.json; "
@@ -175,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         if action == "prepare":
             p.add_argument("name", help="a dataset name (see 'aelab data list') or 'all'")
         p.add_argument("--root", help="data folder (default: $AELAB_DATA, else ~/.cache/aelab)")
-        p.add_argument("--seed", type=int, default=0, help="seed of the generated sets (default 0)")
+        p.add_argument("--seed", type=int, default=0, help="seed of the generated sets, 0 to 2**32-1 (default 0)")
         p.set_defaults(func=_cmd_data_list if action == "list" else _cmd_data_prepare)
 
     p = sub.add_parser("list", help="list the experiments and what each reproduces")
@@ -189,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scale", choices=("smoke", "teach", "paper"), default="teach",
                    help="smoke: seconds (tests); teach: under a minute on 2 cores; paper: the paper's settings (GPU)")
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda or mps")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the run, 0 to 2**32-1 (default 0)")
     p.add_argument("--out", default="runs", help="output folder (default ./runs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_reproduce, takes_extra=True)
@@ -202,15 +235,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--contractive", type=float, default=0.1, help="contraction weight of cae")
     p.add_argument("--sparsity", type=float, default=0.1, help="KL sparsity weight of sparse (target 0.05)")
     p.add_argument("--epochs", type=int, default=2,
-                   help="epochs to train now (with --resume: more epochs after those already in the checkpoint)")
+                   help="total epochs of the run (with --resume: the run continues until it has done this many)")
     p.add_argument("--batch-size", type=int, default=100)
-    p.add_argument("--optimizer", choices=("sgd", "rmsprop"), default="rmsprop")
+    p.add_argument("--optimizer", choices=("sgd", "rmsprop", "adam"), default="rmsprop")
     p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--n-train", type=int, default=0, help="use the first N training examples (0 = all)")
+    p.add_argument("--n-train", type=int, default=0,
+                   help="use the first N training examples (0 = all; more than the dataset has is an error)")
     p.add_argument("--out", required=True, help="checkpoint folder to write")
-    p.add_argument("--resume", help="checkpoint folder to continue from")
+    p.add_argument("--resume", help="checkpoint folder of an interrupted run with the same flags: continue it "
+                                    "exactly (model, optimizer and generator states)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights, data order and noise, 0 to 2**32-1")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("lab", help="serve the dashboards (notebooks) with Voila on 127.0.0.1 and print the URL")
@@ -220,12 +255,44 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preheat", type=int, default=1, metavar="N",
                    help="kernels kept ready per dashboard, already run (default 1; 0: start on request)")
     p.add_argument("--timeout", type=int, default=300, help="seconds a dashboard cell may run (default 300)")
-    p.add_argument("--cull-idle", type=int, default=900, help="shut down kernels idle this many seconds (default 900)")
+    p.add_argument("--cull-idle", type=int, default=300,
+                   help="shut down kernels idle this many seconds whose page is closed (default 300)")
     p.add_argument("--cull-interval", type=int, default=60, help="seconds between idle-kernel checks (default 60)")
+    p.add_argument("--max-kernels", type=int, metavar="N",
+                   help="most live kernels at once, preheated ones included; further page loads get HTTP 503 "
+                        "(default: the preheated ones + 6)")
+    p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also serve requests addressed to host NAME (e.g. behind a proxy; '*' = any). "
+                        "By default only 127.0.0.1, ::1 and localhost are served")
     p.add_argument("--tracebacks", action="store_true", help="show Python tracebacks in the page (debugging)")
     p.add_argument("--print-command", action="store_true", help="print the voila command line and exit")
     p.set_defaults(func=_cmd_lab)
     return parser
+
+
+PATH_OPTIONS = ("out", "root", "resume", "notebooks")  # options that name a file or folder
+
+
+def _user_path_option(err: OSError, args: argparse.Namespace) -> str | None:
+    """`--out DIR` (say) when `err` is about that path or one inside or above it, else None."""
+    failed = [Path(f).absolute() for f in (err.filename, getattr(err, "filename2", None))
+              if isinstance(f, (str, Path))]
+    for name in PATH_OPTIONS:
+        value = getattr(args, name, None)
+        if not value:
+            continue
+        named = Path(value).expanduser().absolute()
+        if any(f == named or named in f.parents or f in named.parents for f in failed):
+            return f"--{name} {value}"
+    return None
+
+
+def _check_out_folder(out: str) -> None:
+    """Create --out and prove it writable before any work is done (a file, a read-only folder
+    or a path through a file is a one-line error naming --out)."""
+    from aelab.fileio import probe_writable
+
+    probe_writable(out, f"--out {out}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,15 +303,25 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if args.command is None else 2
     if extra and not getattr(args, "takes_extra", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    from aelab.data.errors import DataError
     from aelab.device import set_threads
+    from aelab.train.loop import TrainingDiverged
 
     try:
+        if args.threads is not None and args.threads < 1:
+            raise UsageError(f"--threads must be a positive integer, got {args.threads}")
         set_threads(args.threads)
         return args.func(args, extra) if getattr(args, "takes_extra", False) else args.func(args)
-    except (DataError, KeyError, ValueError, RuntimeError) as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else err
-        print(f"aelab: error: {message}", file=sys.stderr)
+    except UsageError as err:  # bad input: one line; anything else keeps its traceback
+        print(f"aelab: error: {err}", file=sys.stderr)
+        return 1
+    except TrainingDiverged as err:  # not a bug: the run's settings made the loss explode
+        print(f"aelab: training diverged: {err}", file=sys.stderr)
+        return 3
+    except OSError as err:
+        option = _user_path_option(err, args)
+        if option is None:
+            raise
+        print(f"aelab: error: {option}: {err.strerror or err}: {err.filename}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("aelab: interrupted", file=sys.stderr)

@@ -2,29 +2,34 @@
 
 `auto` means cuda, then mps, then cpu. The `AELAB_DEVICE` environment variable overrides
 `auto` (so a dashboard or a test can be pinned without changing code); an explicit name
-passed by the caller wins over both.
+passed by the caller wins over both. Environment variables are read by `aelab.settings`.
 """
 
 from __future__ import annotations
 
-import os
-
 import torch
 
-DEVICE_ENV = "AELAB_DEVICE"
-CHOICES = ("auto", "cpu", "cuda", "mps")
+from aelab import settings
+from aelab.errors import UsageError
+
+DEVICE_ENV = settings.DEVICE
+CHOICES = settings.DEVICES
+
+
+class DeviceUnavailable(UsageError, RuntimeError):
+    """The named accelerator is not available on this machine (also a RuntimeError)."""
 
 
 def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
     """Return the torch.device for `name` (`auto`, `cpu`, `cuda`, `cuda:1`, `mps`).
 
-    Raises ValueError for an unknown name and RuntimeError when the named accelerator
-    is not available on this machine.
+    Raises UsageError (a ValueError) for an unknown name and DeviceUnavailable (a UsageError
+    and a RuntimeError) when the named accelerator is not available on this machine.
     """
     if isinstance(name, torch.device):
         return name
     if name is None or name == "auto":
-        name = os.environ.get(DEVICE_ENV, "auto") or "auto"
+        name = settings.device()
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")
@@ -33,11 +38,11 @@ def resolve_device(name: str | torch.device | None = "auto") -> torch.device:
         return torch.device("cpu")
     kind = name.split(":")[0]
     if kind not in CHOICES:
-        raise ValueError(f"unknown device {name!r}: choose one of {', '.join(CHOICES)} (or cuda:N)")
+        raise UsageError(f"unknown device {name!r}: choose one of {', '.join(CHOICES)} (or cuda:N)")
     if kind == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError(f"device {name!r} was asked for but CUDA is not available here; use --device cpu or auto")
+        raise DeviceUnavailable(f"device {name!r} was asked for but CUDA is not available here; use --device cpu or auto")
     if kind == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise RuntimeError("device 'mps' was asked for but MPS is not available here; use --device cpu or auto")
+        raise DeviceUnavailable("device 'mps' was asked for but MPS is not available here; use --device cpu or auto")
     return torch.device(name)
 
 
@@ -59,7 +64,7 @@ def synchronize(device: torch.device | str) -> None:
         torch.mps.synchronize()
 
 
-THREADS_ENV = "AELAB_THREADS"
+THREADS_ENV = settings.THREADS
 
 
 def set_threads(threads: int | None = None) -> int:
@@ -68,10 +73,10 @@ def set_threads(threads: int | None = None) -> int:
     On a machine shared with other busy processes, 1 thread can be many times faster than
     the default (one per core), because threads that wait on each other get descheduled.
     """
-    if threads is None and os.environ.get(THREADS_ENV):
-        threads = int(os.environ[THREADS_ENV])
+    if threads is None:
+        threads = settings.threads()
     if threads is not None:
         if threads < 1:
-            raise ValueError(f"threads must be >= 1, got {threads}")
+            raise UsageError(f"threads must be a positive integer, got {threads}")
         torch.set_num_threads(threads)
     return torch.get_num_threads()

@@ -34,7 +34,8 @@ REDRAWS = {"02-joint-vs-layerwise": ("checkbox", "log scale"),
            "01-denoising-filters": ("slider", ("filters shown", None))}
 
 sys.path.insert(0, str(REPO))
-from aelab.widgets import browser as lab  # noqa: E402
+sys.path.insert(0, str(REPO / "tests"))
+import browser_driver as lab  # noqa: E402  (the test driver in tests/browser_driver.py)
 
 
 def dashboards() -> list[str]:
@@ -148,7 +149,6 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="aelab-lab-timings-"))
     env = {**os.environ, "AELAB_LAB_SCALE": args.scale, "AELAB_CACHE": str(tmp / "cache")}
-    env.pop("AELAB_LAB_SYNC", None)
     previous = json.loads(Path(args.out).read_text()) if Path(args.out).exists() else {}
     record: dict = {**(previous if args.skip and previous.get("scale") == args.scale else {}), "scale": args.scale, "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                                                      "python": platform.python_version()},

@@ -22,9 +22,10 @@ import torch
 from aelab import data
 from aelab.device import describe_device, resolve_device, synchronize
 from aelab.fileio import write_json_atomic
+from aelab.models.registry import build_model
 from aelab.models.whatwhere import SWWAE
 from aelab.train.records import environment
-from aelab.train.semisup import train_swwae
+from aelab.train.semisup import swwae_fit_config, train_swwae
 
 SPEC = "(64)5c-2p-(64)3c-2p-(64)3c-2p-10fc"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -33,7 +34,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def time_model(model: SWWAE, x_unl, x_lab, y_lab, *, steps: int, batch_size: int, labelled_per_batch: int,
                device: torch.device) -> float:
     """Seconds for `steps` training steps (after one warm-up step)."""
-    common = dict(batch_size=batch_size, labelled_per_batch=labelled_per_batch,
+    common = dict(config=swwae_fit_config(batch_size=batch_size), labelled_per_batch=labelled_per_batch,
                   generator=torch.Generator(device=device).manual_seed(0))
     train_swwae(model, x_unl, x_lab, y_lab, steps_per_epoch=1, **common)  # warm-up (allocations, kernels)
     synchronize(device)
@@ -68,8 +69,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     timings = {}
     for name, lambdas in (("swwae", dict(lambda_rec=1.0, lambda_mid=1.0)), ("convnet", dict(lambda_rec=0.0, lambda_mid=0.0))):
-        torch.manual_seed(0)
-        model = SWWAE(SPEC, input_size=32, dropout=0.5, **lambdas).to(device)
+        model = build_model("swwae", spec=SPEC, input_size=32, dropout=0.5, **lambdas,
+                            generator=torch.Generator().manual_seed(0)).to(device)
         seconds = time_model(model, x_unl, x_lab, y_lab, steps=steps, batch_size=args.batch_size,
                              labelled_per_batch=args.labelled_per_batch, device=device)
         timings[name] = {"seconds": seconds, "seconds_per_epoch": seconds * epoch_steps / steps,

@@ -1,9 +1,9 @@
 """Shared test set-up: data roots, no network, small fixtures.
 
 MNIST comes from `$AELAB_DATA` (CI points it at ../shared/data); when unset, the shared
-copy beside the checkout is used. Generated datasets are cached in `$AELAB_CACHE`, a
-per-session temporary folder unless the caller set one (so the suite never writes into
-the shared data folder). Downloads are disabled: a test that would need the network fails.
+copy beside the checkout is used. Caches (generated datasets, dashboard results, models)
+go under `$AELAB_CACHE`, a per-session temporary folder unless the caller set one (caches
+never write into the data root). Downloads are disabled: a test that would need the network fails.
 """
 
 from __future__ import annotations

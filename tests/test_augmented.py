@@ -127,8 +127,8 @@ def test_loss_terms_follow_each_variant_and_total_is_c_plus_lambda_u(net, x, var
     model = AugmentedNetwork(net, (1, 16, 16), variant=variant, lam=0.5)
     y = torch.tensor([0, 1, 2])
     out = model.loss(x, y)
-    recon = [k for k in out if k.startswith("recon_")]
-    assert recon == (["recon_0"] if variant == "first" else ["recon_0", "recon_1"])
+    recon = [k for k in out if k.startswith("reconstruction_")]
+    assert recon == (["reconstruction_0"] if variant == "first" else ["reconstruction_0", "reconstruction_1"])
     assert torch.allclose(out["total"], out["classification"] + 0.5 * out["reconstruction"])
     assert "classification" not in model.loss(x)
 
@@ -138,9 +138,10 @@ def test_layerwise_decodes_each_layer_from_the_clean_encoder_activations_and_sta
     stacked = AugmentedNetwork(net, (1, 16, 16), variant="first")
     stacked.init_decoders_from(layerwise)
     enc = layerwise.encode(x)
-    assert torch.allclose(layerwise.decode(enc)[0], layerwise.decode_macro(enc.a[1], enc, 1))
+    assert torch.allclose(layerwise.decode(enc), layerwise.decode_macro(enc.a[1], enc, 1))
     a1_hat = stacked.decode_macro(enc.a[2], enc, 2)
-    assert torch.allclose(stacked.decode(enc)[0], stacked.decode_macro(a1_hat, enc, 1))
+    assert torch.allclose(stacked.decode(enc), stacked.decode_macro(a1_hat, enc, 1))
+    assert torch.equal(stacked.decode_stages(enc)[0], stacked.decode(enc))
 
 
 def test_gammas_default_to_one_over_each_layers_dimension(net):
@@ -212,3 +213,60 @@ def test_mismatched_weights_and_inputs_are_refused(net, x):
         AugmentedNetwork(net, (1, 16, 16), variant="middle")
     with pytest.raises(AugmentError, match="switches"):
         AugmentedNetwork(net, (1, 16, 16), switches="random")
+
+
+# ----------------------------------------------------------------------------- the shared stage, config
+
+def test_the_decoding_pathway_is_made_of_what_where_stages_shared_with_the_swwae(net):
+    from aelab.models.whatwhere import SWWAE, WhatWhereStage
+
+    model = AugmentedNetwork(net, (1, 16, 16))
+    swwae = SWWAE("(4)3c-2p-10fc", input_size=16)
+    assert all(isinstance(stage, WhatWhereStage) for stage in [*model.stages, *swwae.stages])
+    assert model.stages[0].encoder[0] is model.encoder[0][0] and model.decoders[1] is model.stages[1].decoder
+    assert [stage.decoder.mode for stage in AugmentedNetwork(net, (1, 16, 16), switches="fixed").stages] == \
+        ["fixed", "fixed"]
+
+
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+def test_size_preserving_convolutions_mirror_as_convolutions_and_strided_ones_as_their_transpose():
+    alex = AugmentedNetwork(AlexNetShaped(), (3, 67, 67))
+    assert isinstance(alex.decoders[0].deconvs[0], nn.ConvTranspose2d)  # 11x11, stride 4
+    assert all(isinstance(d, nn.Conv2d) and not isinstance(d, nn.ConvTranspose2d)
+               for d in alex.decoders[2].deconvs)
+    even = AugmentedNetwork(vgg_classifier("(2)2c-2p-4fc", 8), (1, 8, 8))  # even kernel, 'same' padding
+    assert even.reconstruct(torch.rand(2, 1, 8, 8)).shape == (2, 1, 8, 8)
+
+
+def test_unpooling_at_fixed_switches_needs_no_where():
+    from aelab.models.pooling import WhatWhereUnpool, hard_unpool
+
+    what = torch.rand(2, 3, 2, 3)
+    expected = hard_unpool(what, fixed_switches(what, 2, 2, (4, 6)), 2, output_size=(4, 6))
+    assert torch.equal(WhatWhereUnpool(2, mode="fixed")(what, None, (4, 6)), expected)
+
+
+def test_spec_built_networks_have_a_config_and_user_classifiers_do_not(net, tmp_path):
+    from aelab.models.registry import load_model, save_model
+
+    model = AugmentedNetwork(net, (1, 16, 16), variant="first", lam=0.5, invert_fc=True)
+    assert model.config.classifier_spec == SPEC and model.config.input_shape == [1, 16, 16]
+    save_model(tmp_path / "net", model)
+    again = load_model(tmp_path / "net")
+    x = torch.rand(2, 1, 16, 16)
+    assert again.variant == "first" and again.lam == 0.5 and torch.equal(again.gammas, model.gammas)
+    model.eval()
+    assert torch.equal(again.invert(x, "fc1"), model.invert(x, "fc1"))
+    with pytest.raises(AugmentError, match="no config"):
+        AugmentedNetwork(VGGShaped(), (3, 16, 16)).config
+    with pytest.raises(AugmentError, match="no config"):
+        AugmentedNetwork(net, (1, 16, 16), ends=["4", "7"]).config
+
+
+def test_vgg_classifier_and_decoders_are_seeded_by_the_generator():
+    a = vgg_classifier(SPEC, 16, generator=torch.Generator().manual_seed(3))
+    b = vgg_classifier(SPEC, 16, generator=torch.Generator().manual_seed(3))
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    one = AugmentedNetwork(a, (1, 16, 16), generator=torch.Generator().manual_seed(4))
+    two = AugmentedNetwork(a, (1, 16, 16), generator=torch.Generator().manual_seed(4))
+    assert all(torch.equal(p, q) for p, q in zip(one.decoder_parameters(), two.decoder_parameters()))

@@ -1,4 +1,4 @@
-"""The training procedure of Zhang et al. section 4.1 on tiny random data."""
+"""The training procedure of Zhang et al. section 4.1 on tiny random data, through the one loop."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from aelab.models.augmented import vgg_classifier
-from aelab.train.augmented import (ProcedureConfig, StepConfig, augment, error_rate, fit, pretrain_layerwise,
-                                   train_classifier)
+from aelab.train.augmented import (ProcedureConfig, augment, error_rate, pretrain_layerwise, step_config,
+                                   train_classifier, train_decoders)
+from aelab.train.loop import Callbacks, fit
 
 SHAPE = (1, 8, 8)
 
@@ -22,8 +23,7 @@ def data():
 
 @pytest.fixture
 def classifier():
-    torch.manual_seed(0)
-    return vgg_classifier("(4)3c-2p-(4)3c-2p-8fc-2fc", 8)
+    return vgg_classifier("(4)3c-2p-(4)3c-2p-8fc-2fc", 8, generator=torch.Generator().manual_seed(0))
 
 
 def _snapshot(module):
@@ -32,17 +32,21 @@ def _snapshot(module):
 
 def test_fit_lowers_the_loss_with_shuffled_index_batches(data, classifier):
     x, y = data
-    losses = train_classifier(classifier, x, y, StepConfig(epochs=4, batch_size=32, lr=3e-2, optimizer="adam"),
-                              generator=torch.Generator().manual_seed(0))
-    assert len(losses) == 4 and losses[-1] < losses[0]
+    heard = []
+    history = train_classifier(classifier, x, y, step_config(epochs=4, batch_size=32, lr=3e-2, optimizer="adam"),
+                               generator=torch.Generator().manual_seed(0),
+                               callbacks=Callbacks(progress=lambda *args: heard.append(args)))
+    assert len(history) == 4 and history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[0]["train_classification"] == history[0]["train_loss"]
+    assert heard[-1] == (8, 8, "classifier")  # 2 batches an epoch, 4 epochs
     assert 0.0 <= error_rate(classifier, x, y) <= 100.0
 
 
 def test_step_2_trains_layerwise_decoders_with_the_classifier_fixed(data, classifier):
     x, _ = data
     before = _snapshot(classifier)
-    net = pretrain_layerwise(classifier, SHAPE, x, "known", StepConfig(epochs=1, batch_size=16, lr=1e-2))
-    untrained = pretrain_layerwise(classifier, SHAPE, x, "known", StepConfig(epochs=0))
+    net = pretrain_layerwise(classifier, SHAPE, x, "known", step_config(epochs=1, batch_size=16, lr=1e-2))
+    untrained = pretrain_layerwise(classifier, SHAPE, x, "known", step_config(epochs=0))
     encoder_before = torch.cat([p.flatten() for p in untrained.classifier_parameters()])
     encoder_after = torch.cat([p.flatten() for p in net.classifier_parameters()])
     assert torch.equal(encoder_before, encoder_after)
@@ -55,8 +59,8 @@ def test_step_2_trains_layerwise_decoders_with_the_classifier_fixed(data, classi
 def test_steps_1_to_4_fine_tune_a_copy_and_leave_the_classifier_untouched(data, classifier, variant):
     x, y = data
     before = _snapshot(classifier)
-    procedure = ProcedureConfig(layerwise=StepConfig(1, 16, 1e-2, "adam"), stacked=StepConfig(1, 16, 1e-2, "adam"),
-                                finetune=StepConfig(1, 16, 1e-2), lam=0.1)
+    procedure = ProcedureConfig(layerwise=step_config(1, 16, 1e-2, "adam"), stacked=step_config(1, 16, 1e-2, "adam"),
+                                finetune=step_config(1, 16, 1e-2), lam=0.1)
     net = augment(classifier, SHAPE, x, y, variant=variant, switches="fixed", procedure=procedure,
                   generator=torch.Generator().manual_seed(0))
     assert net.variant == variant and net.lam == 0.1
@@ -67,7 +71,7 @@ def test_steps_1_to_4_fine_tune_a_copy_and_leave_the_classifier_untouched(data, 
 
 def test_a_layerwise_network_with_other_switches_is_refused(data, classifier):
     x, y = data
-    layerwise = pretrain_layerwise(classifier, SHAPE, x, "known", StepConfig(epochs=0))
+    layerwise = pretrain_layerwise(classifier, SHAPE, x, "known", step_config(epochs=0))
     with pytest.raises(ValueError, match="known switches, not fixed"):
         augment(classifier, SHAPE, x, y, variant="all", switches="fixed", procedure=ProcedureConfig(),
                 layerwise=layerwise)
@@ -75,8 +79,31 @@ def test_a_layerwise_network_with_other_switches_is_refused(data, classifier):
 
 def test_bad_step_settings_are_refused_before_training(data, classifier):
     with pytest.raises(ValueError, match="optimizer"):
-        StepConfig(optimizer="lbfgs")
+        step_config(optimizer="lbfgs")
     with pytest.raises(ValueError, match="batch_size"):
-        StepConfig(batch_size=0)
+        step_config(batch_size=0)
     with pytest.raises(ValueError, match="no training examples"):
-        fit(classifier.parameters(), lambda a, b: a.sum(), torch.zeros(0, *SHAPE), None, StepConfig())
+        fit(classifier, lambda a, generator=None: {"total": a.sum()}, torch.zeros(0, *SHAPE), step_config())
+
+
+def test_step_config_keeps_the_papers_sgd_with_momentum():
+    config = step_config()
+    assert (config.optimizer, config.momentum, config.batch_size, config.lr) == ("sgd", 0.9, 64, 0.01)
+    assert step_config(optimizer="adam").momentum == 0.0
+    assert ProcedureConfig().finetune.optimizer == "sgd" and ProcedureConfig().layerwise.optimizer == "adam"
+
+
+def test_decoders_train_on_named_terms_with_the_classifier_frozen(data, classifier):
+    from aelab.models.augmented import AugmentedNetwork
+
+    x, _ = data
+    net = AugmentedNetwork(classifier, SHAPE, variant="all", invert_fc=True,
+                           generator=torch.Generator().manual_seed(0))
+    history = train_decoders(net, x, step_config(epochs=2, batch_size=16, lr=1e-2, optimizer="adam"),
+                             generator=torch.Generator().manual_seed(0))
+    assert len(history) == 2
+    assert {"train_reconstruction", "train_reconstruction_0", "train_reconstruction_1",
+            "train_reconstruction_fc1", "train_reconstruction_fc2"} <= set(history[0])
+    assert all(p.requires_grad for p in net.classifier_parameters())  # unfrozen again afterwards
+    assert all(torch.equal(a, b) for a, b in zip(net.classifier_parameters(),
+                                                 AugmentedNetwork(classifier, SHAPE).classifier_parameters()))

@@ -54,7 +54,7 @@ def test_full_size_sets_load_in_catalog_sizes_and_come_back_from_the_cache(name,
         assert len(ds) == DATASETS[name].size(split)
         assert ds.x.shape[1:] == (1, 28, 28)
         assert 0.0 <= float(ds.x.min()) and float(ds.x.max()) <= 1.0
-    assert len(list(tmp_path.glob(f"{name}-seed0-*.npz"))) == 1
+    assert len(list((tmp_path / "generated").glob(f"{name}-seed0-*.npz"))) == 1
 
 
 @pytest.mark.parametrize("name", ["rectangles", "rectangles-img", "convex"])

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from aelab.widgets import browser as lab_browser
+import browser_driver as lab_browser
 
 pytestmark = pytest.mark.browser
 
@@ -56,7 +56,6 @@ def lab_server(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("lab")
     env = {**os.environ, "AELAB_LAB_SCALE": os.environ.get("AELAB_BROWSER_SCALE", "smoke"),
            "AELAB_CACHE": str(tmp / "cache")}
-    env.pop("AELAB_LAB_SYNC", None)
     port = lab_browser.free_port()
     proc = lab_browser.start_lab(port, NOTEBOOKS, env, log_path=tmp / "lab.log")
     try:

@@ -110,3 +110,67 @@ def test_data_list_includes_natural_image_sets_and_prepare_offline_is_clear(tmp_
     assert main(["data", "prepare", "cifar10", "--root", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "cifar-10-batches-bin" in err and str(tmp_path / "cifar10") in err
+
+
+def _failing_run(config, ctx):
+    raise RuntimeError("a bug in the experiment")
+
+
+def _nan_run(config, ctx):
+    return Result(metrics={"error": float("nan"), "curve": [1.0, float("inf")]}, paper={})
+
+
+def test_a_bug_keeps_its_traceback_while_bad_input_is_one_line(monkeypatch, capsys):
+    broken = Experiment(name="broken", title="", paper="", presets={"smoke": FakeConfig()}, run=_failing_run)
+    monkeypatch.setattr(experiments, "registry", lambda: {"broken": broken})
+    with pytest.raises(RuntimeError, match="a bug in the experiment"):
+        main(["reproduce", "broken", "--scale", "smoke", "--quiet", "--out", "unused"])  # fails before writing
+    assert main(["reproduce", "broken", "--scale", "smoke", "--quiet", "--device", "tpu"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == ("aelab: error: unknown device 'tpu': "
+                                            "choose one of auto, cpu, cuda, mps (or cuda:N)")
+
+
+def test_bad_environment_values_are_one_line_errors_naming_the_variable(monkeypatch, with_fake, capsys):
+    monkeypatch.setenv("AELAB_THREADS", "x")
+    assert main(["list"]) == 1
+    assert capsys.readouterr().err == "aelab: error: AELAB_THREADS must be a positive integer, got 'x'\n"
+    assert main(["--threads", "0", "list"]) == 1
+    assert "threads must be a positive integer, got 0" in capsys.readouterr().err
+
+
+def test_an_out_that_is_a_file_is_a_one_line_error_naming_it(tmp_path, with_fake, capsys):
+    out = tmp_path / "taken"
+    out.write_text("not a folder")
+    assert main(["reproduce", "fake", "--scale", "smoke", "--quiet", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--out {out} is a file" in err
+    assert main(["train", "--dataset", "digits", "--hidden", "4", "--epochs", "1", "--out", str(out)]) == 1
+    assert f"aelab: error: --out {out} is a file" in capsys.readouterr().err
+    # a folder that cannot be made (inside the file): the OSError is shown as one line naming the option
+    assert main(["reproduce", "fake", "--scale", "smoke", "--quiet", "--out", str(out / "sub")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"aelab: error: --out {out / 'sub'}: ") and str(out) in err
+
+
+def test_oserror_about_other_paths_keeps_its_traceback(tmp_path, monkeypatch, with_fake):
+    def unreadable(config, ctx):
+        raise PermissionError(13, "Permission denied", "/somewhere/else")
+
+    broken = Experiment(name="fake", title="", paper="", presets={"smoke": FakeConfig()}, run=unreadable)
+    monkeypatch.setattr(experiments, "registry", lambda: {"fake": broken})
+    with pytest.raises(PermissionError):
+        main(["reproduce", "fake", "--scale", "smoke", "--quiet", "--out", str(tmp_path)])
+
+
+def test_non_finite_metrics_are_written_as_strict_json(tmp_path, monkeypatch):
+    nan = Experiment(name="nan", title="", paper="", presets={"smoke": FakeConfig()}, run=_nan_run)
+    monkeypatch.setattr(experiments, "registry", lambda: {"nan": nan})
+    assert main(["reproduce", "nan", "--scale", "smoke", "--quiet", "--out", str(tmp_path)]) == 0
+
+    def refuse(constant):
+        raise ValueError(f"non-strict JSON constant {constant}")
+
+    result = json.loads((tmp_path / "nan" / "result.json").read_text(), parse_constant=refuse)
+    assert result["metrics"] == {"error": None, "curve": [1.0, None]}
+    assert result["non_finite"] == ["metrics.error", "metrics.curve[1]"]

@@ -35,12 +35,14 @@ def test_generated_sets_depend_on_seed(mnist_root, monkeypatch, tmp_path):
     a = data.load("rectangles", "train", root=mnist_root, seed=0)
     b = data.load("rectangles", "train", root=mnist_root, seed=1)
     assert not torch.equal(a.x, b.x)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["rectangles-seed0-v1.npz", "rectangles-seed1-v1.npz"]
+    assert sorted(p.name for p in (tmp_path / "generated").iterdir()) == ["rectangles-seed0-v1.npz",
+                                                                          "rectangles-seed1-v1.npz"]
 
 
 def test_unreadable_cache_file_is_a_clear_error(mnist_root, monkeypatch, tmp_path):
     monkeypatch.setenv("AELAB_CACHE", str(tmp_path))
-    (tmp_path / "rectangles-seed0-v1.npz").write_bytes(b"not an npz")
+    (tmp_path / "generated").mkdir()
+    (tmp_path / "generated" / "rectangles-seed0-v1.npz").write_bytes(b"not an npz")
     with pytest.raises(data.CorruptFile, match="delete it"):
         data.load("rectangles", "test", root=mnist_root)
 

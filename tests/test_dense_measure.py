@@ -25,9 +25,9 @@ def test_svm_probe_picks_c_on_validation_and_separates_separable_codes():
         return rng.normal(size=(n, 5)) + 4 * y[:, None], y
     (a, ya), (b, yb), (c, yc) = blobs(200), blobs(100), blobs(300)
     out = linear_svm_probe(torch.tensor(a), ya, b, yb, c, yc, Cs=(0.01, 1.0))
-    assert out.test_error < 0.05 and out.C in (0.01, 1.0) and out.n_test == 300
-    assert out.interval == pytest.approx(error_interval(out.test_error, 300))
-    assert out.percent()["test_error"] == pytest.approx(100 * out.test_error)
+    assert out.test_error_fraction < 0.05 and out.C in (0.01, 1.0) and out.n_test == 300
+    assert out.interval_fraction == pytest.approx(error_interval(out.test_error_fraction, 300))
+    assert out.percent()["test_error_percent"] == pytest.approx(100 * out.test_error_fraction)
 
 
 def test_filters_are_rows_of_w_as_images():

@@ -31,7 +31,7 @@ def test_every_unit_trains_with_squared_error(unit, x):
 def test_loss_terms_are_named_and_sum_to_total(x):
     ae = Autoencoder(64, 10, contractive=0.1, sparsity_l1=0.01, sparsity_kl=0.1, l2=1e-4)
     terms = ae.loss(x)
-    assert set(terms) == {"reconstruction", "contractive", "sparsity_l1", "sparsity_kl", "l2", "total"}
+    assert set(terms) == {"reconstruction", "contraction", "sparsity_l1", "sparsity_kl", "weight_decay", "total"}
     parts = sum(v for k, v in terms.items() if k != "total")
     assert torch.allclose(terms["total"], parts)
 
@@ -99,7 +99,7 @@ def test_deep_autoencoder_follows_eqs_4_to_6(x):
 def test_joint_loss_has_one_reconstruction_and_per_layer_regularisers(x):
     deep = DeepAutoencoder([64, 32, 16], contractive=0.1, noise=None)
     terms = deep.loss(x)
-    assert set(terms) == {"reconstruction", "contractive_1", "contractive_2", "total"}
+    assert set(terms) == {"reconstruction", "contraction_1", "contraction_2", "total"}
     plain = deep.loss(x, regularised=False)
     assert set(plain) == {"reconstruction", "total"}
     assert torch.allclose(plain["reconstruction"], deep.reconstruction_error(x), atol=1e-5)

@@ -65,10 +65,10 @@ def test_translation_result_has_the_four_shifts_of_one_plane(results):
 
 def test_semisup_result_sits_beside_table_5(results):
     result, _ = results["zhao-semisup"]
-    assert result["paper"]["test_error"] == TABLE5["swwae_dropout"][100]
-    assert result["paper"]["baseline_test_error"] == TABLE5["convnet"][100]
-    assert 0 <= result["metrics"]["test_error"] <= 100
-    assert 0 <= result["metrics"]["baseline_test_error"] <= 100
+    assert result["paper"]["test_error_percent"] == TABLE5["swwae_dropout"][100]
+    assert result["paper"]["baseline_test_error_percent"] == TABLE5["convnet"][100]
+    assert 0 <= result["metrics"]["test_error_percent"] <= 100
+    assert 0 <= result["metrics"]["baseline_test_error_percent"] <= 100
 
 
 def test_bad_semisup_options_fail_before_training(mnist_root):
@@ -115,8 +115,8 @@ def test_semisup_variants_run_and_carry_table_4(tmp_path, mnist_root, variant):
     folder = reproduce("zhao-semisup", scale="smoke", out=tmp_path, device="cpu",
                        overrides=dict(variant=variant, compare_baseline=False, n_unlabelled=60, n_valid=30, n_test=30))
     result, _ = read_result(folder)
-    assert result["paper"]["valid_error"] == {"unsup-sfx": 17.81, "noL2M": 12.41}[variant]
-    assert "baseline_test_error" not in result["metrics"]
+    assert result["paper"]["valid_error_percent"] == {"unsup-sfx": 17.81, "noL2M": 12.41}[variant]
+    assert "baseline_test_error_percent" not in result["metrics"]
 
 
 def test_translation_needs_a_pool_covering_the_whole_map(mnist_root):

@@ -6,8 +6,10 @@ import pytest
 
 @pytest.fixture(autouse=True)
 def smoke(monkeypatch, tmp_path):
+    from aelab.widgets.base import Runner
+
     monkeypatch.setenv("AELAB_LAB_SCALE", "smoke")
-    monkeypatch.setenv("AELAB_LAB_SYNC", "1")  # start() waits and re-raises failures
+    monkeypatch.setattr(Runner, "synchronous", True)  # start() waits and re-raises failures
     monkeypatch.setenv("AELAB_CACHE", str(tmp_path))
 
 
@@ -20,7 +22,7 @@ def test_filters_app_trains_every_level_and_redraws_from_stored_weights():
 
     app = FiltersApp()
     assert app.runner.status.value.startswith("done") and app.runner.error.value == ""
-    assert app.arrays["filters"].shape[0] == 2 and np.isfinite(app.arrays["errors"]).all()
+    assert app.arrays["filters"].shape[0] == 2 and np.isfinite(app.arrays["test_curves"]).all()
     assert np.isfinite(np.asarray(app.curve_fig.data[0].y, float)).all()
     before = z(app.filter_fig.data[0])
     app.n_show.value = 6
@@ -31,13 +33,14 @@ def test_filters_app_trains_every_level_and_redraws_from_stored_weights():
 
 
 def test_filters_share_one_initialisation_across_levels():
-    from aelab.widgets.filters import PRESETS, train_filters
+    from aelab.experiments import RunContext, get
+    from aelab.widgets.filters import EXPERIMENT
 
-    config = PRESETS["smoke"].__class__(**{**PRESETS["smoke"].__dict__, "epochs": 1})
-    arrays = train_filters(config, "cpu")
+    experiment = get(EXPERIMENT)  # the experiment the dashboard runs, at its smoke preset
+    arrays = experiment.run(experiment.config("smoke", epochs=1), RunContext()).arrays
     # after one epoch the levels differ, but less from each other than from a fresh random draw
     diff = np.abs(arrays["filters"][0] - arrays["filters"][1]).mean()
-    assert 0 < diff < np.abs(arrays["init"]).mean()
+    assert 0 < diff < np.abs(arrays["initial"]).mean()
 
 
 def test_tour_switches_models_and_denoising_pulls_towards_the_curve():

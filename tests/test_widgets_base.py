@@ -61,7 +61,7 @@ def test_cache_root_follows_aelab_cache(monkeypatch, tmp_path):
 
 
 def test_runner_runs_off_the_calling_thread_and_reports_done(monkeypatch):
-    monkeypatch.delenv(base.SYNC_ENV, raising=False)
+    monkeypatch.setattr(base.Runner, "synchronous", False)
     runner, seen, results = base.Runner(), [], []
     release = threading.Event()
 
@@ -81,7 +81,7 @@ def test_runner_runs_off_the_calling_thread_and_reports_done(monkeypatch):
 
 
 def test_runner_shows_a_readable_error_not_a_traceback(monkeypatch):
-    monkeypatch.delenv(base.SYNC_ENV, raising=False)
+    monkeypatch.setattr(base.Runner, "synchronous", False)
     runner = base.Runner()
 
     def task(job):
@@ -95,7 +95,7 @@ def test_runner_shows_a_readable_error_not_a_traceback(monkeypatch):
 
 
 def test_stop_button_ends_a_task(monkeypatch):
-    monkeypatch.delenv(base.SYNC_ENV, raising=False)
+    monkeypatch.setattr(base.Runner, "synchronous", False)
     runner, done = base.Runner(), []
 
     def task(job):
@@ -110,7 +110,7 @@ def test_stop_button_ends_a_task(monkeypatch):
 
 
 def test_a_new_start_supersedes_the_running_task_without_waiting(monkeypatch):
-    monkeypatch.delenv(base.SYNC_ENV, raising=False)
+    monkeypatch.setattr(base.Runner, "synchronous", False)
     runner, done = base.Runner(), []
     release = threading.Event()
 
@@ -130,7 +130,7 @@ def test_a_new_start_supersedes_the_running_task_without_waiting(monkeypatch):
 
 
 def test_the_final_state_is_sent_again_after_a_task(monkeypatch):
-    monkeypatch.delenv(base.SYNC_ENV, raising=False)
+    monkeypatch.setattr(base.Runner, "synchronous", False)
     monkeypatch.setattr(base, "HEAL_AFTER_S", (0.05,))
     runner = base.Runner()
     figure = base.figure_widget(go.Figure(go.Scatter(x=[1], y=[1])))
@@ -146,7 +146,7 @@ def test_the_final_state_is_sent_again_after_a_task(monkeypatch):
 
 
 def test_sync_mode_waits_and_reraises(monkeypatch):
-    monkeypatch.setenv(base.SYNC_ENV, "1")
+    monkeypatch.setattr(base.Runner, "synchronous", True)
     runner = base.Runner()
     with pytest.raises(RuntimeError, match="boom"):
         runner.start(lambda job: (_ for _ in ()).throw(RuntimeError("boom")))
@@ -177,17 +177,15 @@ def test_a_page_that_connects_after_an_update_gets_the_updated_figure():
     assert widget._widget_layout["title"]["text"] == "trained"
 
 
-def test_lab_finds_notebooks_in_order(tmp_path, monkeypatch):
+def test_lab_finds_notebooks_in_order(tmp_path):
     (tmp_path / "00-x.ipynb").write_text("{}")
-    assert lab.find_notebooks(tmp_path) == tmp_path.resolve()
-    monkeypatch.setenv(lab.NOTEBOOKS_ENV, str(tmp_path))
-    assert lab.find_notebooks() == tmp_path.resolve()
+    assert lab.find_notebooks(tmp_path) == tmp_path.resolve()  # --notebooks wins over the checkout
+    assert lab.find_notebooks() != tmp_path.resolve()
     with pytest.raises(lab.NotebooksNotFound, match="--notebooks"):
         lab.find_notebooks(tmp_path / "missing")
 
 
-def test_the_checkout_notebooks_are_found_by_default(monkeypatch):
-    monkeypatch.delenv(lab.NOTEBOOKS_ENV, raising=False)
+def test_the_checkout_notebooks_are_found_by_default():
     folder = lab.find_notebooks()
     assert "00-tour.ipynb" in lab.dashboards(folder)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aelab.data.errors import DataError, UnknownDataset
+
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
 SPLITS = ("train", "valid", "test")
 
@@ -49,9 +51,9 @@ def info(name: str) -> DatasetInfo:
     try:
         return DATASETS[name]
     except KeyError:
-        raise KeyError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
+        raise UnknownDataset(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}") from None
 
 
 def check_split(split: str) -> None:
     if split not in SPLITS:
-        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+        raise DataError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")

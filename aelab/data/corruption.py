@@ -14,19 +14,21 @@ import math
 
 import torch
 
+from aelab.errors import UsageError
+
 KINDS = ("masking", "gaussian", "salt-pepper", "none")
 
 
 def check_noise(kind: str, level: float) -> None:
-    """Raise ValueError for an unknown kind or a level outside its range."""
+    """Raise UsageError (a ValueError) for an unknown kind or a level outside its range."""
     if kind not in KINDS:
-        raise ValueError(f"unknown corruption kind {kind!r}; choose one of {', '.join(KINDS)}")
-    if not isinstance(level, (int, float)) or math.isnan(level):
-        raise ValueError(f"corruption level must be a number, got {level!r}")
+        raise UsageError(f"unknown corruption kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if not isinstance(level, (int, float)) or not math.isfinite(level):
+        raise UsageError(f"corruption level must be a finite number, got {level!r}")
     if kind in ("masking", "salt-pepper") and not 0.0 <= level <= 1.0:
-        raise ValueError(f"{kind} level is a fraction of components and must lie in [0, 1], got {level}")
+        raise UsageError(f"{kind} level is a fraction of components and must lie in [0, 1], got {level}")
     if kind == "gaussian" and level < 0:
-        raise ValueError(f"gaussian level is a standard deviation and must be >= 0, got {level}")
+        raise UsageError(f"gaussian level is a standard deviation and must be >= 0, got {level}")
 
 
 def parse_noise(spec: str) -> tuple[str, float]:
@@ -35,11 +37,11 @@ def parse_noise(spec: str) -> tuple[str, float]:
         return "none", 0.0
     kind, sep, value = spec.partition(":")
     if not sep:
-        raise ValueError(f"noise {spec!r} should look like KIND:LEVEL, e.g. masking:0.25")
+        raise UsageError(f"noise {spec!r} should look like KIND:LEVEL, e.g. masking:0.25")
     try:
         level = float(value)
     except ValueError:
-        raise ValueError(f"noise level {value!r} in {spec!r} is not a number") from None
+        raise UsageError(f"noise level {value!r} in {spec!r} is not a number") from None
     check_noise(kind, level)
     return kind, level
 
@@ -57,9 +59,14 @@ def corrupt(x: torch.Tensor, kind: str, level: float, generator: torch.Generator
         k = round(level * d)
         if k == 0:
             return x.clone()
-        # the k smallest of d uniform keys give a uniformly random k-subset per row
-        keys = torch.rand(flat.shape, generator=generator, device=x.device)
-        drop = keys.topk(k, dim=1, largest=False).indices
+        # the k smallest of d uniform keys give a uniformly random k-subset per row; the keys are
+        # 32-bit integers (two per 64-bit draw: half the generator's work, and integer selection is
+        # about twice as fast as float selection on CPUs); ties are rare (d^2 / 2^33 per row) and
+        # topk still returns exactly k of them
+        words = torch.randint(-2**63, 2**63 - 1, (flat.shape[0], (d + 1) // 2), generator=generator,
+                              device=x.device, dtype=torch.int64)
+        keys = words.view(torch.int32)[:, :d]
+        drop = keys.topk(k, dim=1, largest=False, sorted=False).indices
         out = flat.clone()
         out.scatter_(1, drop, 0.0)
         return out.reshape(x.shape)

@@ -11,7 +11,8 @@ import torch
 
 from aelab.data import amat, mnist, store
 from aelab.data.catalog import DATASETS, check_split, info
-from aelab.data.root import cache_dir, data_root
+from aelab.data.errors import CorruptFile
+from aelab.data.root import data_root, generated_dir
 
 
 @dataclass
@@ -70,7 +71,7 @@ def _digits_split(split: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def generated_path(name: str, *, root: str | os.PathLike | None = None, seed: int = 0) -> Path:
-    return store.cache_file(cache_dir(data_root(root)), name, seed)
+    return store.cache_file(generated_dir(), name, seed)
 
 
 def prepare(name: str, *, root: str | os.PathLike | None = None, seed: int = 0, progress: bool = False) -> Path | None:
@@ -87,9 +88,11 @@ def prepare(name: str, *, root: str | os.PathLike | None = None, seed: int = 0, 
         return mnist.mnist_folder(base)
     if amat.find_originals(base, name) is not None:
         return amat.find_originals(base, name)[0].parent
-    path = store.cache_file(cache_dir(base), name, seed)
+    path = store.cache_file(generated_dir(), name, seed)
     if not path.exists():
         from aelab.data import benchmarks2007
+
+        store.probe(path.parent)  # a cache that cannot be written fails now, not after generating
 
         pool = None
         if name.startswith("mnist"):
@@ -112,7 +115,7 @@ def load(name: str, split: str = "train", *, root: str | os.PathLike | None = No
     name : one of `aelab.data.DATASETS` (mnist, mnist-basic, mnist-rot, mnist-bg-rand,
         mnist-bg-img, mnist-rot-bg-img, rectangles, rectangles-img, convex, digits).
     split : 'train', 'valid' or 'test'.
-    root : data folder; default `$AELAB_DATA`, else `~/.cache/aelab`.
+    root : data folder; default `$AELAB_DATA`, else `~/.cache/aelab` (see `aelab.settings`).
     seed : for generated sets and the `digits` split; the same seed gives the same data.
     """
     meta = info(name)
@@ -126,7 +129,11 @@ def load(name: str, split: str = "train", *, root: str | os.PathLike | None = No
         x, y = amat.load_split(originals, name, split)
     else:
         path = prepare(name, root=root, seed=seed)
-        x, y = store.load_split(path, split)
+        try:
+            x, y = store.load_split(path, split)
+        except CorruptFile:  # a damaged cache file is a miss: generate the set again
+            path.unlink(missing_ok=True)
+            x, y = store.load_split(prepare(name, root=root, seed=seed), split)
     return Dataset(_images(x), torch.from_numpy(np.asarray(y, dtype=np.int64)), name, split, meta.classes)
 
 
@@ -141,5 +148,5 @@ def status(name: str, *, root: str | os.PathLike | None = None, seed: int = 0) -
     originals = amat.find_originals(base, name)
     if originals is not None:
         return "original", str(originals[0].parent)
-    path = store.cache_file(cache_dir(base), name, seed)
+    path = store.cache_file(generated_dir(), name, seed)
     return ("generated" if path.exists() else "missing"), str(path)

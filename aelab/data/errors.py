@@ -1,8 +1,16 @@
-"""Exceptions raised by `aelab.data`; each message says what was wrong and what to do."""
+"""Exceptions raised by `aelab.data`; each message says what was wrong and what to do.
+
+All are `aelab.errors.UsageError`s (the `aelab` command prints them as one line)."""
+
+from aelab.errors import UnknownName, UsageError
 
 
-class DataError(Exception):
+class DataError(UsageError):
     """Base class for data problems (unknown names, bad files, missing downloads)."""
+
+
+class UnknownDataset(DataError, UnknownName):
+    """A dataset name (or split) that aelab does not know; also a KeyError."""
 
 
 class DatasetNotFound(DataError, FileNotFoundError):

@@ -9,7 +9,6 @@ they verify, so a failed or interrupted download leaves nothing behind.
 from __future__ import annotations
 
 import hashlib
-import os
 import urllib.error
 import urllib.request
 from functools import lru_cache
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aelab import settings
 from aelab.data.errors import CorruptFile, DatasetNotFound
 from aelab.data.idx import parse_idx, read_idx_bytes
 from aelab.fileio import atomic_path
@@ -34,7 +34,7 @@ MIRRORS = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
     "http://yann.lecun.com/exdb/mnist/",
 )
-DOWNLOAD_ENV = "AELAB_NO_DOWNLOAD"
+DOWNLOAD_ENV = settings.NO_DOWNLOAD
 
 
 def mnist_folder(root: Path) -> Path:
@@ -104,7 +104,7 @@ def ensure_files(root: Path, allow_download: bool | None = None) -> dict[str, Pa
     """Paths of the four files, downloading any that are missing (unless disabled)."""
     folder = mnist_folder(root)
     if allow_download is None:
-        allow_download = os.environ.get(DOWNLOAD_ENV, "") in ("", "0")
+        allow_download = settings.downloads_allowed()
     found = {name: find_file(folder, name) for name in FILES}
     missing = [name for name, path in found.items() if path is None]
     if missing and not allow_download:

@@ -37,12 +37,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aelab import settings
 from aelab.data.datasets import Dataset
-from aelab.data.errors import CorruptFile, DatasetNotFound
+from aelab.data.errors import CorruptFile, DataError, DatasetNotFound, UnknownDataset
 from aelab.data.root import data_root
 from aelab.fileio import atomic_path
 
-DOWNLOAD_ENV = "AELAB_NO_DOWNLOAD"
+DOWNLOAD_ENV = settings.NO_DOWNLOAD
 CHUNK = 1 << 20
 
 
@@ -92,7 +93,7 @@ NATURAL: dict[str, NaturalInfo] = {
 
 def natural_info(name: str) -> NaturalInfo:
     if name not in NATURAL:
-        raise KeyError(f"unknown natural-image dataset {name!r}; known: {', '.join(NATURAL)}")
+        raise UnknownDataset(f"unknown natural-image dataset {name!r}; known: {', '.join(NATURAL)}")
     return NATURAL[name]
 
 
@@ -158,14 +159,14 @@ def ensure_files(name: str, split: str, root: str | os.PathLike | None = None,
     """Paths of a split's files, downloading (and extracting) them when missing."""
     meta = natural_info(name)
     if split not in meta.splits:
-        raise ValueError(f"{name} has splits {', '.join(meta.splits)}; got {split!r}")
+        raise DataError(f"{name} has splits {', '.join(meta.splits)}; got {split!r}")
     folder = data_root(root) / meta.folder
     files = [folder / f for f in meta.splits[split]]
     missing = [str(p.relative_to(folder)) for p in files if not p.is_file()]
     if not missing:
         return files
     if allow_download is None:
-        allow_download = os.environ.get(DOWNLOAD_ENV, "") in ("", "0")
+        allow_download = settings.downloads_allowed()
     if not allow_download:
         raise DatasetNotFound(_missing_message(name, folder, missing, []) + f"\n(Downloads are disabled by {DOWNLOAD_ENV}.)")
     errors: list[str] = []

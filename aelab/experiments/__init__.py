@@ -10,6 +10,7 @@ import importlib
 import pkgutil
 from functools import lru_cache
 
+from aelab.errors import UnknownName
 from aelab.experiments.base import SCALES, Experiment, Result, RunContext, Stopped
 
 _MACHINERY = {"base", "runner"}
@@ -31,7 +32,7 @@ def registry() -> dict[str, Experiment]:
 def get(name: str) -> Experiment:
     experiments = registry()
     if name not in experiments:
-        raise KeyError(f"unknown experiment {name!r}; known: {', '.join(experiments) or 'none yet'}")
+        raise UnknownName(f"unknown experiment {name!r}; known: {', '.join(experiments) or 'none yet'}")
     return experiments[name]
 
 

@@ -20,6 +20,9 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from aelab.errors import UsageError
+from aelab.train.loop import Callbacks
+
 SCALES = ("smoke", "teach", "paper")
 
 
@@ -40,6 +43,20 @@ class RunContext:
     def check_stop(self) -> None:
         if self.stop.is_set():
             raise Stopped("stopped by the user")
+
+    # on_epoch(label, epoch, metrics) — called after every training epoch of every stage
+    on_epoch: Callable[[str, int, dict[str, Any]], None] = lambda label, epoch, metrics: None
+
+    def callbacks(self, label: str, on_epoch: Callable[[int, dict[str, Any]], None] | None = None) -> Callbacks:
+        """The training loop's callbacks for one stage of this run, labelled `label`: progress
+        and epoch ends reach the context's hooks, the stop flag is checked."""
+        def epoch_end(epoch: int, metrics: dict[str, Any]) -> None:
+            if on_epoch is not None:
+                on_epoch(epoch, metrics)
+            self.on_epoch(label, epoch, metrics)
+
+        return Callbacks(on_epoch=epoch_end, check_stop=self.check_stop,
+                         progress=lambda done, total, desc: self.progress(done, total, f"{label}: {desc}"))
 
     def generator(self, offset: int = 0) -> torch.Generator:
         """A torch.Generator on the run's device seeded from the run's seed (+ offset)."""
@@ -69,17 +86,17 @@ class Experiment:
     def config(self, scale: str = "smoke", **overrides: Any) -> Any:
         """The preset for `scale` with fields replaced by `overrides` (None values ignored)."""
         if scale not in self.presets:
-            raise ValueError(f"{self.name}: unknown scale {scale!r}; choose one of {', '.join(self.presets)}")
+            raise UsageError(f"{self.name}: unknown scale {scale!r}; choose one of {', '.join(self.presets)}")
         preset = self.presets[scale]
         overrides = {k: v for k, v in overrides.items() if v is not None}
         names = {f.name: f for f in dataclasses.fields(preset)}
         unknown = sorted(set(overrides) - set(names))
         if unknown:
-            raise ValueError(f"{self.name}: unknown option(s) {', '.join(unknown)}; "
+            raise UsageError(f"{self.name}: unknown option(s) {', '.join(unknown)}; "
                              f"this experiment's config has: {', '.join(names)}")
         converted = {k: _coerce(getattr(preset, k), v, k) for k, v in overrides.items()}
         if "dataset" in converted and self.datasets and converted["dataset"] not in self.datasets:
-            raise ValueError(f"{self.name}: dataset {converted['dataset']!r} is not supported; "
+            raise UsageError(f"{self.name}: dataset {converted['dataset']!r} is not supported; "
                              f"choose one of {', '.join(self.datasets)}")
         return dataclasses.replace(preset, **converted)
 
@@ -104,5 +121,5 @@ def _coerce(current: Any, value: Any, name: str) -> Any:
             kind = type(current[0]) if current else str
             return type(current)(kind(s) for s in items)
     except ValueError:
-        raise ValueError(f"option {name}: cannot read {value!r} as {type(current).__name__}") from None
+        raise UsageError(f"option {name}: cannot read {value!r} as {type(current).__name__}") from None
     return value

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aelab.data import splits
 from aelab.experiments.base import Experiment, Result, RunContext
-from aelab.experiments.vincent import splits, stage
+from aelab.experiments.vincent import stage
 from aelab.experiments.zhou import ROWS, ZhouConfig, train_models
 from aelab.measure import parzen
 from aelab.measure.sampling import ChainSettings, consecutive, nearest_training, run_chains, start_states

@@ -1,7 +1,8 @@
 """Lecture slides: an undercomplete autoencoder with linear units and squared error
 "projects data on the subspace of the first K principal components".
 
-`lecture-pca` trains x_r = W' (W x + b) + b' (K hidden units, untied, no noise) and compares
+`lecture-pca` trains x_r = W' (W x + b) + b' (K hidden units, untied, no noise: the registered
+model `linear`; any model with a linear decoder may be named in the preset) and compares
 the span of the decoder W' with the top-K PCA subspace (principal angles), and its
 reconstruction error with PCA's, which is the optimum for any rank-K linear map.
 """
@@ -11,16 +12,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
+from aelab.data import splits
+from aelab.errors import UsageError
 from aelab.experiments.base import Experiment, Result, RunContext
-from aelab.experiments.vincent import init_generator, splits, stage
+from aelab.experiments.vincent import init_generator
 from aelab.measure.subspace import pca_basis, pca_reconstruction_error, principal_angles
-from aelab.models.dense import Autoencoder
+from aelab.models.registry import build_model
 from aelab.train.loop import FitConfig, fit
 
 
 @dataclass
 class PcaConfig:
+    model: str = "linear"  # a registered model with a linear decoder, built with n_visible and n_hidden = k
     dataset: str = "mnist"
     k: int = 10
     epochs: int = 50
@@ -30,17 +35,39 @@ class PcaConfig:
     n_train: int = 0
 
 
+@torch.no_grad()
+def linear_decoder_columns(model, k: int) -> torch.Tensor:
+    """W' (d x k) of a linear decoder, read through the protocol: decode(e_j) - decode(0)."""
+    device = next(model.parameters()).device
+    codes = torch.cat([torch.zeros(1, k, device=device), torch.eye(k, device=device)])
+    out = model.decode(codes).reshape(k + 1, -1)
+    return (out[1:] - out[:1]).t()
+
+
+@torch.no_grad()
+def squared_error_per_example(model, x: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+    """Mean ||x - reconstruct(x)||^2 per example, through the model protocol (0-d tensor)."""
+    total = torch.zeros((), device=x.device)
+    for start in range(0, x.shape[0], batch_size):
+        xb = x[start:start + batch_size]
+        total += (model.reconstruct(xb) - xb).pow(2).sum()
+    return total / max(1, x.shape[0])
+
+
 def run_pca(config: PcaConfig, ctx: RunContext) -> Result:
     train, _, test = splits(config.dataset, ctx.device, config.n_train, 0, 2000)
-    ae = Autoencoder(train.n_features, config.k, tied=False, encoder="linear", decoder="linear", loss="squared",
-                     noise=None, generator=init_generator(ctx.seed)).to(ctx.device)
+    if not 1 <= config.k <= min(train.n_features, len(train)):
+        raise UsageError(f"lecture-pca: option --k must be from 1 to {min(train.n_features, len(train))} "
+                         f"({config.dataset}: {train.n_features} pixels, {len(train)} training images), got {config.k}")
+    ae = build_model(config.model, n_visible=train.n_features, n_hidden=config.k,
+                     generator=init_generator(ctx.seed)).to(ctx.device)
     history = fit(ae, ae.loss, train.x, FitConfig(epochs=config.epochs, batch_size=config.batch_size,
                                                   optimizer=config.optimizer, lr=config.lr),
-                  generator=ctx.generator(), evaluate=lambda: {"train_error": ae.reconstruction_error(train.x)},
-                  progress=stage(ctx, "linear AE"), check_stop=ctx.check_stop)
+                  generator=ctx.generator(), evaluate=lambda: {"train_error": squared_error_per_example(ae, train.x)},
+                  callbacks=ctx.callbacks("linear AE"))
     x = train.x.reshape(len(train.x), -1).cpu().numpy()
     basis, _ = pca_basis(x, config.k)
-    decoder = ae.decoder_weight.detach().cpu().numpy()
+    decoder = linear_decoder_columns(ae, config.k).cpu().numpy()
     angles = principal_angles(decoder, basis)
     ae_error = history[-1]["train_error"]
     pca_error = pca_reconstruction_error(x, config.k)

@@ -14,17 +14,18 @@ as in SdA-3); SdA-3's pretraining and fine-tuning follow Theano's SdA.py (pretra
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 
-from aelab import data
+from aelab.data import splits
 from aelab.experiments.base import Experiment, Result, RunContext
 from aelab.measure.filters import filter_stats, filters
 from aelab.measure.probes import error_interval
-from aelab.models.dense import Autoencoder, DeepAutoencoder
+from aelab.models.dense import noise_string
+from aelab.models.registry import build_model
 from aelab.train.finetune import finetune
 from aelab.train.loop import FitConfig, fit
 from aelab.train.schemes import train_layerwise
@@ -38,15 +39,6 @@ TABLE1_SDA3 = {
     "mnist-bg-img": (16.68, 0.33, 0.25), "mnist-rot-bg-img": (44.49, 0.44, 0.25),
     "rectangles": (1.99, 0.12, 0.10), "rectangles-img": (21.59, 0.36, 0.25), "convex": (19.06, 0.34, 0.10),
 }
-
-
-def splits(dataset: str, device: torch.device, n_train: int = 0, n_valid: int = 0, n_test: int = 0, seed: int = 0):
-    """train, valid, test of `dataset` on `device`, each cut to its first n examples (0 = all)."""
-    out = []
-    for split, n in (("train", n_train), ("valid", n_valid), ("test", n_test)):
-        d = data.load(dataset, split, seed=seed)
-        out.append((d.subset(slice(0, n)) if n else d).to(device))
-    return out
 
 
 def stage(ctx: RunContext, name: str):
@@ -65,6 +57,7 @@ class FiltersConfig:
     dataset: str = "mnist"
     n_train: int = 0  # 0 = the whole training split
     n_hidden: int = 1000
+    noise_kind: str = "masking"  # the paper's; "gaussian" (levels are stds) or "salt-pepper" to compare
     levels: tuple[float, ...] = (0.0, 0.1, 0.25, 0.5)  # masking fractions nu
     epochs: int = 15
     batch_size: int = 20
@@ -73,28 +66,38 @@ class FiltersConfig:
     n_show: int = 40  # filters shown per level
 
 
-def run_filters(config: FiltersConfig, ctx: RunContext) -> Result:
+def run_filters(config: FiltersConfig, ctx: RunContext,
+                on_epoch: Callable[[int, int, np.ndarray, dict], None] | None = None) -> Result:
+    """One tied sigmoid DAE per noise level, all from the same initial weights.
+
+    on_epoch(i, epoch, filters, metrics): after every epoch of level `config.levels[i]`, its
+    first `n_show` filters (n_show x H x W) and the epoch's metrics (for a live view)."""
     train, _, test = splits(config.dataset, ctx.device, config.n_train, 0, 2000)
     shape = tuple(train.x.shape[-2:])
-    start = Autoencoder(train.n_features, config.n_hidden, noise=None, generator=init_generator(ctx.seed))
-    initial = filters(start, shape)
+
+    def model(level: float):  # the same seed for every level: the same initial weights
+        return build_model("ae", n_visible=train.n_features, n_hidden=config.n_hidden,
+                           noise=noise_string((config.noise_kind, float(level))), generator=init_generator(ctx.seed))
+
+    initial = filters(model(0.0), shape)
     fit_config = FitConfig(epochs=config.epochs, batch_size=config.batch_size, optimizer=config.optimizer, lr=config.lr)
     metrics: dict[str, object] = {}
     shown, curves = [], []
     for i, level in enumerate(config.levels):
         ctx.check_stop()
-        ae = copy.deepcopy(start)  # the same initialisation for every noise level
-        ae.noise = ("masking", float(level)) if level > 0 else ("none", 0.0)
-        ae.to(ctx.device)
+        ae = model(level).to(ctx.device)
+        hook = None if on_epoch is None else (
+            lambda epoch, m, i=i, ae=ae: on_epoch(i, epoch, filters(ae, shape)[:config.n_show], m))
         history = fit(ae, ae.loss, train.x, fit_config, generator=ctx.generator(i),
                       evaluate=lambda ae=ae: {"test_reconstruction": ae.reconstruction_error(test.x)},
-                      progress=stage(ctx, f"nu={level:g}"), check_stop=ctx.check_stop,
+                      callbacks=ctx.callbacks(f"nu={level:g} ({i + 1} of {len(config.levels)})", on_epoch=hook),
                       description="DAE")
         images = filters(ae, shape)
         stats = filter_stats(images, initial)
         key = f"nu={level:g}"
         metrics[key] = {"test_reconstruction": history[-1]["test_reconstruction"], **stats}
-        ctx.log(f"{key}: {metrics[key]}")
+        ctx.log(f"{key}: test reconstruction {metrics[key]['test_reconstruction']:.2f}, near-uniform filters "
+                f"{stats['near_uniform_share']:.0%}, change from the start {stats['change']:.3f}")
         shown.append(images[:config.n_show])
         curves.append([h["test_reconstruction"] for h in history])
     by_level = [metrics[f"nu={lv:g}"] for lv in config.levels]
@@ -136,25 +139,26 @@ def run_sda(config: SdaConfig, ctx: RunContext) -> Result:
     tried = {}
     for i, level in enumerate(config.levels):
         ctx.check_stop()
-        noise = ("masking", float(level)) if level > 0 else None
-        model = DeepAutoencoder([train.n_features, *config.hidden], noise=noise,
-                                generator=init_generator(ctx.seed)).to(ctx.device)
+        model = build_model("deep", sizes=[train.n_features, *config.hidden],
+                            noise=noise_string(("masking", float(level))),
+                            generator=init_generator(ctx.seed)).to(ctx.device)
         train_layerwise(model, train.x, pretrain, x_eval=train.x[:1000], generator=ctx.generator(i),
-                        progress=stage(ctx, f"pretrain nu={level:g}"), check_stop=ctx.check_stop)
+                        callbacks=ctx.callbacks(f"pretrain nu={level:g}"))
         _, out = finetune(model, train, valid, test, tune, patience=config.patience, n_classes=len(train.classes),
-                          generator=ctx.generator(100 + i), progress=stage(ctx, f"fine-tune nu={level:g}"),
-                          check_stop=ctx.check_stop)
-        tried[f"nu={level:g}"] = {"valid_error": 100 * out["valid_error"], "test_error": 100 * out["test_error"]}
+                          generator=ctx.generator(100 + i), callbacks=ctx.callbacks(f"fine-tune nu={level:g}"))
+        tried[f"nu={level:g}"] = {"valid_error_percent": 100 * out["valid_error_fraction"],
+                                  "test_error_percent": 100 * out["test_error_fraction"]}
         ctx.log(f"nu={level:g}: {tried[f'nu={level:g}']}")
-        if best is None or out["valid_error"] < best[1]["valid_error"]:
+        if best is None or out["valid_error_fraction"] < best[1]["valid_error_fraction"]:
             best = (level, out)
     level, out = best
-    metrics = {"test_error": 100 * out["test_error"], "interval": 100 * error_interval(out["test_error"], len(test.y)),
-               "noise": level, "valid_error": 100 * out["valid_error"], "tried": tried}
+    metrics = {"test_error_percent": 100 * out["test_error_fraction"],
+               "test_error_interval_percent": 100 * error_interval(out["test_error_fraction"], len(test.y)),
+               "noise": level, "valid_error_percent": 100 * out["valid_error_fraction"], "tried": tried}
     paper = {}
     if config.dataset in TABLE1_SDA3:
         err, ci, nu = TABLE1_SDA3[config.dataset]
-        paper = {"test_error": err, "interval": ci, "noise": nu}
+        paper = {"test_error_percent": err, "test_error_interval_percent": ci, "noise": nu}
     return Result(metrics=metrics, paper=paper,
                   notes="Vincent et al. 2008, Table 1, SdA-3 column (error in %, 95% interval, nu chosen on validation).")
 
@@ -164,7 +168,8 @@ EXPERIMENTS = [
         name="vincent-filters", title="DAE filters at masking noise 0, 10, 25, 50% from one initialisation",
         paper="Vincent et al. 2008, Fig. 3", run=run_filters, datasets=("mnist", "digits"),
         presets={
-            "smoke": FiltersConfig(dataset="digits", n_hidden=16, epochs=1, batch_size=50, n_show=16),
+            "smoke": FiltersConfig(dataset="digits", n_hidden=16, levels=(0.0, 0.5), epochs=1, batch_size=50,
+                                   n_show=16),
             "teach": FiltersConfig(n_train=10000, n_hidden=500, epochs=3, batch_size=20, lr=0.1, n_show=32),
             "paper": FiltersConfig(),
         }),

@@ -19,12 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from aelab import data
 from aelab.experiments.base import Experiment, Result, RunContext
-from aelab.measure.inversion import (SWITCH_MODES, ClassifierConfig, invert_images, inversion_errors, load_images,
-                                     pretrained_classifier, train_inverters)
+from aelab.measure.inversion import invert_images, inversion_errors
 from aelab.models.augmented import VARIANTS
-from aelab.train.augmented import ProcedureConfig, StepConfig, augment, error_rate, pretrain_layerwise, \
+from aelab.train.augmented import ProcedureConfig, augment, error_rate, pretrain_layerwise, step_config, \
     train_classifier
+from aelab.train.classifier import ClassifierConfig, pretrained_classifier
+from aelab.train.inversion import SWITCH_MODES, train_inverters
 
 DATASETS = ("mnist", "digits", "mnist-basic", "mnist-bg-img", "mnist-bg-rand", "mnist-rot", "mnist-rot-bg-img")
 SIZE = 32  # MNIST padded to 32 x 32 (three 2x2 pools: 32 -> 16 -> 8 -> 4)
@@ -34,13 +36,13 @@ PAPER_SPEC = "(32)3c-(32)3c-2p-(64)3c-(64)3c-2p-(128)3c-2p-256fc-10fc"
 # Table 1 (VGGNet, ImageNet ILSVRC-2012, single-crop top-1 errors in %); SAE = fixed
 # switches, SWWAE = known switches. "baseline" is their fine-tuned VGGNet row.
 PAPER_TABLE1 = {
-    "train_error": {"baseline": 17.43, "SAE-first": 15.36, "SAE-all": 15.64, "SAE-layerwise": 16.20,
+    "train_error_percent": {"baseline": 17.43, "SAE-first": 15.36, "SAE-all": 15.64, "SAE-layerwise": 16.20,
                     "SWWAE-first": 15.10, "SWWAE-all": 15.67, "SWWAE-layerwise": 15.42},
-    "test_error": {"baseline": 29.05, "SAE-first": 27.70, "SAE-all": 27.54, "SAE-layerwise": 27.60,
+    "test_error_percent": {"baseline": 29.05, "SAE-first": 27.70, "SAE-all": 27.54, "SAE-layerwise": 27.60,
                    "SWWAE-first": 27.60, "SWWAE-all": 27.39, "SWWAE-layerwise": 27.53},
-    "test_error_top5": {"baseline": 10.07, "SAE-first": 9.28, "SAE-all": 9.17, "SAE-layerwise": 9.19,
+    "test_error_top5_percent": {"baseline": 10.07, "SAE-first": 9.28, "SAE-all": 9.17, "SAE-layerwise": 9.19,
                         "SWWAE-first": 9.23, "SWWAE-all": 9.06, "SWWAE-layerwise": 9.10},
-    "augmented_lower_train_error": 6,
+    "n_augmented_with_lower_train_error": 6,
 }
 
 
@@ -81,16 +83,15 @@ class InversionConfig:
 
 def run_inversion(config: InversionConfig, ctx: RunContext) -> Result:
     classifier, info = _classifier(config, ctx)
-    x, _ = load_images(config.dataset, "train", config.n_decoder, SIZE, ctx.device)
-    xt, yt = load_images(config.dataset, "test", config.n_test, SIZE, ctx.device)
-    layerwise = StepConfig(config.layerwise_epochs, config.batch_size, config.decoder_lr, "adam")
-    stacked = StepConfig(config.stacked_epochs, config.batch_size, config.decoder_lr, "adam")
+    x, _ = data.images(config.dataset, "train", config.n_decoder, size=SIZE, device=ctx.device)
+    xt, yt = data.images(config.dataset, "test", config.n_test, size=SIZE, device=ctx.device)
+    layerwise = step_config(config.layerwise_epochs, config.batch_size, config.decoder_lr, "adam")
+    stacked = step_config(config.stacked_epochs, config.batch_size, config.decoder_lr, "adam")
     errors, grids, seconds = {}, {}, {}
     for offset, switches in enumerate(SWITCH_MODES):
         started = time.perf_counter()
         inverters = train_inverters(classifier, x.shape[1:], x, switches, layerwise, stacked,
-                                    generator=ctx.generator(offset), progress=ctx.progress,
-                                    check_stop=ctx.check_stop)
+                                    generator=ctx.generator(offset), callbacks=ctx.callbacks(f"{switches} switches"))
         seconds[switches] = time.perf_counter() - started
         errors[switches] = inversion_errors(inverters, xt)
         grids[switches] = invert_images(inverters, xt[:config.n_show])
@@ -99,7 +100,7 @@ def run_inversion(config: InversionConfig, ctx: RunContext) -> Result:
     pooled = [name for name in layers if name.startswith("pool")]
     known = [errors["known"][name] for name in layers]
     metrics = {
-        "classifier_test_error": error_rate(classifier, xt, yt),
+        "classifier_test_error_percent": error_rate(classifier, xt, yt),
         "l2_fixed": errors["fixed"], "l2_known": errors["known"],
         "known_better_at_every_pooled_layer": all(errors["known"][k] < errors["fixed"][k] for k in pooled),
         "known_error_grows_with_depth": all(b >= a for a, b in zip(known, known[1:])),
@@ -143,48 +144,51 @@ def run_augment(config: AugmentConfig, ctx: RunContext) -> Result:
     if unknown:
         raise ValueError(f"unknown variant(s) {unknown}; choose from {', '.join(VARIANTS)}")
     classifier, info = _classifier(config, ctx)
-    x, y = load_images(config.dataset, "train", config.n_augment, SIZE, ctx.device)
-    xe, ye = load_images(config.dataset, "train", config.n_eval, SIZE, ctx.device)
-    xt, yt = load_images(config.dataset, "test", config.n_test, SIZE, ctx.device)
-    procedure = ProcedureConfig(layerwise=StepConfig(config.layerwise_epochs, config.batch_size, config.decoder_lr,
-                                                     "adam"),
-                                stacked=StepConfig(config.stacked_epochs, config.batch_size, config.decoder_lr, "adam"),
-                                finetune=StepConfig(config.finetune_epochs, config.batch_size, config.finetune_lr),
+    x, y = data.images(config.dataset, "train", config.n_augment, size=SIZE, device=ctx.device)
+    xe, ye = data.images(config.dataset, "train", config.n_eval, size=SIZE, device=ctx.device)
+    xt, yt = data.images(config.dataset, "test", config.n_test, size=SIZE, device=ctx.device)
+    procedure = ProcedureConfig(layerwise=step_config(config.layerwise_epochs, config.batch_size, config.decoder_lr,
+                                                      "adam"),
+                                stacked=step_config(config.stacked_epochs, config.batch_size, config.decoder_lr,
+                                                    "adam"),
+                                finetune=step_config(config.finetune_epochs, config.batch_size, config.finetune_lr),
                                 lam=config.lam)
     train_err, test_err, seconds = {}, {}, {}
-    kw = dict(progress=ctx.progress, check_stop=ctx.check_stop)
 
     started = time.perf_counter()
     baseline = copy.deepcopy(classifier)
-    train_classifier(baseline, x, y, procedure.finetune, generator=ctx.generator(0), desc="baseline", **kw)
+    train_classifier(baseline, x, y, procedure.finetune, generator=ctx.generator(0),
+                     callbacks=ctx.callbacks("baseline"), description="fine-tune")
     seconds["baseline"] = time.perf_counter() - started
     train_err["baseline"], test_err["baseline"] = error_rate(baseline, xe, ye), error_rate(baseline, xt, yt)
 
     for offset, switches in enumerate(("fixed", "known"), start=1):
         started = time.perf_counter()
         layerwise = pretrain_layerwise(classifier, x.shape[1:], x, switches, procedure.layerwise,
-                                       generator=ctx.generator(10 * offset), **kw)
+                                       generator=ctx.generator(10 * offset), callbacks=ctx.callbacks(switches))
         step2 = time.perf_counter() - started
         for v_offset, variant in enumerate(config.variants):
             started = time.perf_counter()
-            net = augment(classifier, x.shape[1:], x, y, variant=variant, switches=switches, procedure=procedure,
-                          layerwise=layerwise, generator=ctx.generator(10 * offset + v_offset + 1), **kw)
             name = model_name(variant, switches)
+            net = augment(classifier, x.shape[1:], x, y, variant=variant, switches=switches, procedure=procedure,
+                          layerwise=layerwise, generator=ctx.generator(10 * offset + v_offset + 1),
+                          callbacks=ctx.callbacks(name))
             seconds[name] = step2 + time.perf_counter() - started
             train_err[name], test_err[name] = error_rate(net, xe, ye), error_rate(net, xt, yt)
             ctx.log(f"{name}: train {train_err[name]:.2f}%  test {test_err[name]:.2f}%  ({seconds[name]:.1f} s)")
     augmented = [k for k in train_err if k != "baseline"]
     metrics = {
-        "train_error": train_err, "test_error": test_err, "seconds": seconds,
-        "augmented_lower_train_error": sum(train_err[k] < train_err["baseline"] for k in augmented),
-        "classifier_test_error": error_rate(classifier, xt, yt), "seconds_classifier": info["seconds"],
+        "train_error_percent": train_err, "test_error_percent": test_err, "seconds": seconds,
+        "n_augmented_with_lower_train_error": sum(train_err[k] < train_err["baseline"] for k in augmented),
+        "classifier_test_error_percent": error_rate(classifier, xt, yt), "seconds_classifier": info["seconds"],
     }
     names = ["baseline", *augmented]
-    arrays = {"models": np.array(names), "train_error": np.array([train_err[k] for k in names]),
-              "test_error": np.array([test_err[k] for k in names])}
+    arrays = {"models": np.array(names), "train_error_percent": np.array([train_err[k] for k in names]),
+              "test_error_percent": np.array([test_err[k] for k in names])}
     notes = ("Errors in % (10 classes, top-1). Paper: VGG-16 on ImageNet, single-crop top-1 (top-5 for reference); "
              "its 'baseline' is the VGGNet fine-tuned further without decoders, like ours. "
-             "augmented_lower_train_error counts the augmented models with lower training error than the baseline. "
+             "n_augmented_with_lower_train_error counts the augmented models with lower training error than the "
+             "baseline. "
              "seconds per augmented model include its switch mode's shared step 2 (layer-wise decoders).")
     return Result(metrics, PAPER_TABLE1, arrays, notes)
 

@@ -16,23 +16,28 @@ import torch
 from aelab import data
 from aelab.experiments.base import Experiment, Result, RunContext
 from aelab.models.whatwhere import SWWAE
-from aelab.train.semisup import classification_error, random_shifts, reconstruction_error, train_swwae
+from aelab.train.loop import Callbacks
+from aelab.train.semisup import classification_error_fraction, mean_squared_error_per_pixel, random_shifts, \
+    swwae_fit_config, train_swwae
 
 SIZE = 32  # MNIST 28x28 padded by 2 on each side (REFERENCES.md, "Shapes in the SWWAE paper")
 
 
-def _mnist32(split: str, n: int | None, device: torch.device, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """The first `n` (all when None) images of an MNIST split, padded to 32x32, on `device`."""
-    ds = data.load("mnist", split, seed=seed)
-    if n is not None:
-        if n <= 0:
-            raise ValueError(f"need a positive number of {split} images, got {n}")
-        ds = ds.subset(slice(0, n))
-    return data.pad_to(ds.x, SIZE).to(device), ds.y.to(device)
-
-
 def _progress(ctx: RunContext, done_before: int, total: int, label: str):
     return lambda done, steps, desc: ctx.progress(done_before * steps + done, total * steps, f"{label}: {desc}")
+
+
+def _callbacks(ctx: RunContext, done_before: int, total: int, label: str) -> Callbacks:
+    """The loop's callbacks for run `done_before` of `total`: epoch ends and the stop flag
+    reach the context; progress counts over all runs."""
+    callbacks = ctx.callbacks(label)
+    callbacks.progress = _progress(ctx, done_before, total, label)
+    return callbacks
+
+
+def _init(seed: int) -> torch.Generator:
+    """The generator initial weights are drawn from (on the CPU, where models are built)."""
+    return torch.Generator().manual_seed(seed)
 
 
 # ============================================================================ Fig. 2
@@ -53,8 +58,8 @@ class UnpoolConfig:
 
 
 def run_unpool(config: UnpoolConfig, ctx: RunContext) -> Result:
-    x_train, _ = _mnist32("train", config.n_train, ctx.device)
-    x_test, _ = _mnist32("test", config.n_test, ctx.device)
+    x_train, _ = data.images(config.dataset, "train", config.n_train, size=SIZE, device=ctx.device)
+    x_test, _ = data.images(config.dataset, "test", config.n_test, size=SIZE, device=ctx.device)
     specs = {size: f"{config.convs}-{size}p" for size in config.pool_sizes}
     for size, spec in specs.items():  # fail on a bad size before any training
         SWWAE(spec, input_size=SIZE)
@@ -63,13 +68,11 @@ def run_unpool(config: UnpoolConfig, ctx: RunContext) -> Result:
     runs = [(size, mode) for size in config.pool_sizes for mode in ("unpool", "upsample")]
     for i, (size, mode) in enumerate(runs):
         ctx.check_stop()
-        torch.manual_seed(ctx.seed + size)  # same init for both decoders at one pool size
-        model = SWWAE(specs[size], input_size=SIZE, pooling="hard",
-                      unpool="where" if mode == "unpool" else "upsample", lambda_nll=0.0).to(ctx.device)
-        train_swwae(model, x_train, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
-                    generator=ctx.generator(size), progress=_progress(ctx, i, len(runs), f"{size}p {mode}"),
-                    check_stop=ctx.check_stop)
-        errors[mode][str(size)] = reconstruction_error(model, x_test)
+        model = SWWAE(specs[size], input_size=SIZE, pooling="hard", unpool="where" if mode == "unpool" else "upsample",
+                      lambda_nll=0.0, generator=_init(ctx.seed + size)).to(ctx.device)  # same init for both
+        train_swwae(model, x_train, config=swwae_fit_config(config.epochs, config.batch_size, config.lr),
+                    generator=ctx.generator(size), callbacks=_callbacks(ctx, i, len(runs), f"{size}p {mode}"))
+        errors[mode][str(size)] = mean_squared_error_per_pixel(model, x_test)
         with torch.no_grad():
             arrays[f"recon_{mode}_{size}"] = model.reconstruct(x_test[: config.n_show])[:, 0].clamp(0, 1).cpu().numpy()
         ctx.log(f"{size}p {mode}: test reconstruction error {errors[mode][str(size)]:.5f}")
@@ -103,7 +106,7 @@ class TranslationConfig:
 def _top(model: SWWAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """(what N x C, where N x C x 2) of the top pool, whose region covers the whole map."""
     with torch.no_grad():
-        code = model.encode(x, classify=False)
+        code = model.encode(x, logits=False)
     what, where = code.whats[-1], code.wheres[-1]
     return what.flatten(1), where.flatten(1, 3).reshape(len(x), -1, 2)
 
@@ -152,18 +155,17 @@ def _verdicts(summary: dict[str, float], expected: float) -> dict[str, bool]:
 
 
 def run_translation(config: TranslationConfig, ctx: RunContext) -> Result:
-    torch.manual_seed(ctx.seed)
-    model = SWWAE(config.spec, input_size=SIZE, pooling="soft", beta=config.beta, lambda_nll=0.0).to(ctx.device)
+    model = SWWAE(config.spec, input_size=SIZE, pooling="soft", beta=config.beta, lambda_nll=0.0,
+                  generator=_init(ctx.seed)).to(ctx.device)
     if model.top_shape[1:] != (1, 1) or model.classifier is not None:
         raise ValueError(f"{config.spec!r}: Fig. 3 needs a last pool that covers the whole map (one 'what' and "
                          f"one 'where' per plane) and no fc layer; its top is {model.top_shape}")
     top_size = model.stages[-1].pool.size
-    x_train, _ = _mnist32("train", config.n_train, ctx.device)
-    x_test, _ = _mnist32("test", config.n_test, ctx.device)
+    x_train, _ = data.images(config.dataset, "train", config.n_train, size=SIZE, device=ctx.device)
+    x_test, _ = data.images(config.dataset, "test", config.n_test, size=SIZE, device=ctx.device)
     gen = ctx.generator(1)
-    train_swwae(model, x_train, epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, generator=gen,
-                augment=random_shifts(config.train_shift, gen), progress=_progress(ctx, 0, 1, "train"),
-                check_stop=ctx.check_stop)
+    train_swwae(model, x_train, config=swwae_fit_config(config.epochs, config.batch_size, config.lr), generator=gen,
+                augment=random_shifts(config.train_shift, gen), callbacks=_callbacks(ctx, 0, 1, "train"))
     model.eval()
     what0, where0 = _top(model, x_test)
     s = config.shift
@@ -182,7 +184,7 @@ def run_translation(config: TranslationConfig, ctx: RunContext) -> Result:
                "median_over_active_planes": ({k: float(np.median([p[k] for p in per_plane])) for k in summary}
                                              if per_plane else {}),
                "n_active_planes": len(per_plane), **_verdicts(summary, expected),
-               "reconstruction_mse": reconstruction_error(model, x_test)}
+               "reconstruction_mse": mean_squared_error_per_pixel(model, x_test)}
     paper = {"where_follows_shift": True, "where_insensitive_to_other_axis": True, "what_stays_put": True,
              "note": "Fig. 3 (scatter plots, no numbers): 'where' responds about linearly to the shift along its "
                      "axis and is invariant to the other; 'what' is invariant to the shift"}
@@ -239,29 +241,30 @@ class SemisupConfig:
 def _semisup_run(config: SemisupConfig, ctx: RunContext, lam: float, variant: str, parts, step: int,
                  total: int) -> SWWAE:
     x_lab, y_lab, x_unl = parts
-    torch.manual_seed(ctx.seed)
     mid = 0.0 if variant in ("noL2M", "baseline") else lam
     rec = 0.0 if variant == "baseline" else lam
     nll = 0.0 if variant == "unsup-sfx" else 1.0
     model = SWWAE(config.spec, input_size=SIZE, pooling="hard", dropout=config.dropout,
-                  lambda_nll=nll, lambda_rec=rec, lambda_mid=mid).to(ctx.device)
-    progress = _progress(ctx, step, total, f"{variant} lambda={lam:g}")
-    common = dict(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, generator=ctx.generator(step),
-                  progress=progress, check_stop=ctx.check_stop)
+                  lambda_nll=nll, lambda_rec=rec, lambda_mid=mid, generator=_init(ctx.seed)).to(ctx.device)
+    fit_config = swwae_fit_config(config.epochs, config.batch_size, config.lr)
+    common = dict(generator=ctx.generator(step), callbacks=_callbacks(ctx, step, total, f"{variant} lambda={lam:g}"))
     # labelled-only training sees the labels exactly as often as the mixed batches do:
     # batches of labelled_per_batch, as many steps as a semi-supervised epoch
     semi_steps = max(1, len(x_unl) // (config.batch_size - config.labelled_per_batch))
-    labelled_only = dict(common, batch_size=config.labelled_per_batch, steps_per_epoch=semi_steps)
+    labelled_only = dict(common, config=swwae_fit_config(config.epochs, config.labelled_per_batch, config.lr),
+                         steps_per_epoch=semi_steps)
     if variant == "baseline":
         train_swwae(model, None, x_lab, y_lab, **labelled_only)
     elif variant == "unsup-sfx":
-        train_swwae(model, torch.cat([x_unl, x_lab]), **common)  # unsupervised SWWAE first
+        train_swwae(model, torch.cat([x_unl, x_lab]), config=fit_config, **common)  # unsupervised SWWAE first
         for p in model.stages.parameters():
             p.requires_grad_(False)
         model.lambda_nll, model.lambda_rec, model.lambda_mid = 1.0, 0.0, 0.0
-        train_swwae(model, None, x_lab, y_lab, **labelled_only)  # then the softmax alone on the labels
+        # then the softmax alone on the labels
+        train_swwae(model, None, x_lab, y_lab, parameters=model.classifier.parameters(), **labelled_only)
     else:
-        train_swwae(model, x_unl, x_lab, y_lab, labelled_per_batch=config.labelled_per_batch, **common)
+        train_swwae(model, x_unl, x_lab, y_lab, config=fit_config, labelled_per_batch=config.labelled_per_batch,
+                    **common)
     return model
 
 
@@ -271,15 +274,15 @@ def run_semisup(config: SemisupConfig, ctx: RunContext) -> Result:
     if not config.lambdas or min(config.lambdas) < 0:
         raise ValueError(f"lambdas must be a non-empty grid of values >= 0, got {config.lambdas}")
     SWWAE(config.spec, input_size=SIZE)  # spec errors before loading anything
-    x_train, y_train = _mnist32("train", None, ctx.device)
+    x_train, y_train = data.images(config.dataset, "train", size=SIZE, device=ctx.device)
     labelled = data.balanced_subset(y_train, config.n_labels, n_classes=10, seed=config.label_seed).to(ctx.device)
     rest = torch.ones(len(y_train), dtype=torch.bool, device=ctx.device)
     rest[labelled] = False
     unl = torch.nonzero(rest).flatten()
     unl = unl[torch.randperm(len(unl), generator=torch.Generator().manual_seed(config.label_seed)).to(ctx.device)]
     parts = (x_train[labelled], y_train[labelled], x_train[unl[: config.n_unlabelled]])
-    x_valid, y_valid = _mnist32("valid", config.n_valid, ctx.device)
-    x_test, y_test = _mnist32("test", config.n_test, ctx.device)
+    x_valid, y_valid = data.images(config.dataset, "valid", config.n_valid, size=SIZE, device=ctx.device)
+    x_test, y_test = data.images(config.dataset, "test", config.n_test, size=SIZE, device=ctx.device)
 
     grid = (0.0,) if config.variant == "baseline" else ((1.0,) if config.variant == "unsup-sfx" else config.lambdas)
     jobs = [(config.variant, lam) for lam in grid]
@@ -290,7 +293,7 @@ def run_semisup(config: SemisupConfig, ctx: RunContext) -> Result:
     baseline_model = None
     for step, (variant, lam) in enumerate(jobs):
         model = _semisup_run(config, ctx, lam, variant, parts, step, len(jobs))
-        error = 100 * classification_error(model, x_valid, y_valid)
+        error = 100 * classification_error_fraction(model, x_valid, y_valid)
         ctx.log(f"{variant} lambda_L2*={lam:g}: validation error {error:.2f}%")
         if variant == config.variant:
             valid_errors[f"{lam:g}"] = error
@@ -300,20 +303,21 @@ def run_semisup(config: SemisupConfig, ctx: RunContext) -> Result:
             baseline_model = model
     assert best is not None
     n = config.n_labels
-    metrics = {"valid_error": best[0], "valid_error_per_lambda": valid_errors, "lambda_L2": best[1],
-               "test_error": 100 * classification_error(best[2], x_test, y_test)}
+    metrics = {"valid_error_percent": best[0], "per_lambda_valid_error_percent": valid_errors, "lambda_L2": best[1],
+               "test_error_percent": 100 * classification_error_fraction(best[2], x_test, y_test)}
     if baseline_model is not None:
-        metrics["baseline_test_error"] = 100 * classification_error(baseline_model, x_test, y_test)
+        metrics["baseline_test_error_percent"] = 100 * classification_error_fraction(baseline_model, x_test, y_test)
     paper: dict[str, object] = {}
     if config.variant == "swwae" and n in TABLE5["swwae_dropout"]:
-        paper["test_error"] = TABLE5["swwae_dropout" if config.dropout > 0 else "swwae_no_dropout"][n]
-        paper["valid_error"] = TABLE4["swwae"][n] if config.dropout > 0 else None
+        paper["test_error_percent"] = TABLE5["swwae_dropout" if config.dropout > 0 else "swwae_no_dropout"][n]
+        paper["valid_error_percent"] = TABLE4["swwae"][n] if config.dropout > 0 else None
     elif config.variant in TABLE4 and n in TABLE4[config.variant]:
-        paper["valid_error"] = TABLE4[config.variant][n]
+        paper["valid_error_percent"] = TABLE4[config.variant][n]
     if n in TABLE5["convnet"]:
-        paper["baseline_test_error" if config.variant != "baseline" else "test_error"] = TABLE5["convnet"][n]
+        paper["baseline_test_error_percent" if config.variant != "baseline" else "test_error_percent"] = \
+            TABLE5["convnet"][n]
     return Result(metrics, paper, {"lambdas": np.array(list(map(float, valid_errors))),
-                                   "valid_errors": np.array(list(valid_errors.values()))},
+                                   "valid_error_percent": np.array(list(valid_errors.values()))},
                   notes=(f"{n} labels ({n // 10} per class), {len(parts[2])} unlabelled; errors in %. The paper's "
                          "Table 5 baseline is LeCun et al.'s convnet; ours is the same architecture with "
                          "lambda_L2* = 0. Table 4 is validation error with dropout on the fc layer."))

@@ -21,14 +21,17 @@ import copy
 import dataclasses
 import itertools
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 
+from aelab.data import splits
 from aelab.experiments.base import Experiment, Result, RunContext
-from aelab.experiments.vincent import BENCHMARKS, init_generator, splits, stage
+from aelab.experiments.vincent import BENCHMARKS, init_generator
 from aelab.measure.probes import error_interval, linear_svm_probe
 from aelab.models.dense import DeepAutoencoder
+from aelab.models.registry import build_model
 from aelab.train.finetune import finetune
 from aelab.train.loop import FitConfig
 from aelab.train.schemes import SCHEMES, train_joint, train_layerwise
@@ -172,14 +175,15 @@ def _check(config: ZhouConfig) -> None:
 
 def _model(config: ZhouConfig, n_visible: int, level: float, seed: int) -> DeepAutoencoder:
     """Tied logistic layers, cross-entropy; the regulariser's weight is `level`."""
-    kw = dict(noise=None)
+    kw: dict = {}
     if config.regularizer == "dae":
-        kw = dict(noise=("gaussian", level))
+        kw["noise"] = f"gaussian:{level:g}"
     elif config.regularizer == "cae":
         kw["contractive"] = level
     else:
         kw["l2"] = level
-    return DeepAutoencoder([n_visible] + [config.hidden] * config.depth, generator=init_generator(seed), **kw)
+    return build_model("deep", sizes=[n_visible] + [config.hidden] * config.depth, generator=init_generator(seed),
+                       **kw)
 
 
 def _schemes(config: ZhouConfig) -> tuple[str, ...]:
@@ -187,32 +191,39 @@ def _schemes(config: ZhouConfig) -> tuple[str, ...]:
 
 
 def train_models(config: ZhouConfig, ctx: RunContext, train, test, lr: float, level: float, offset: int = 0,
-                 joint_epochs: int | None = None):
+                 joint_epochs: int | None = None, on_epoch: Callable[[str, int, dict], None] | None = None):
     """{scheme: (model, history)} for every scheme, one grid point. L, U and UJ share one
     layer-wise phase (U and UJ start from the L model, as in the paper). The joint phases run
-    `joint_epochs` epochs (default: `config.epochs`, as in the paper)."""
+    `joint_epochs` epochs (default: `config.epochs`, as in the paper).
+    on_epoch(scheme, epoch, metrics) after every epoch (the shared layer-wise phase reports as L),
+    for a live view; metrics include `{train,test}_reconstruction_input`."""
+
+    def callbacks(scheme: str):
+        hook = None if on_epoch is None else (lambda epoch, metrics: on_epoch(scheme, epoch, metrics))
+        return ctx.callbacks(f"{scheme} lr={lr:g} level={level:g}", on_epoch=hook)
+
     fit_config = FitConfig(epochs=config.epochs, batch_size=config.batch_size, optimizer="rmsprop", lr=lr)
     joint_config = dataclasses.replace(fit_config, epochs=config.epochs if joint_epochs is None else joint_epochs)
-    common = dict(x_eval=train.x[:2000], x_test=test.x[:2000], check_stop=ctx.check_stop)
+    common = dict(x_eval=train.x[:2000], x_test=test.x[:2000])
     models = {}
     schemes = _schemes(config)
     if any(s in schemes for s in ("L", "U", "UJ")):
         base = _model(config, train.n_features, level, ctx.seed).to(ctx.device)
         history = train_layerwise(base, train.x, fit_config, generator=ctx.generator(offset),
-                                  progress=stage(ctx, f"L lr={lr:g} level={level:g}"), **common)
+                                  callbacks=callbacks("L"), **common)
         for s in ("U", "UJ"):
             if s in schemes:
                 model = copy.deepcopy(base)
                 more = train_joint(model, train.x, joint_config, regularised=(s == "UJ"), first_epoch=len(history) + 1,
                                    generator=ctx.generator(offset + 1 + len(s)),
-                                   progress=stage(ctx, f"{s} lr={lr:g} level={level:g}"), **common)
+                                   callbacks=callbacks(s), **common)
                 models[s] = (model, history + more)
         if "L" in schemes:
             models["L"] = (base, history)
     if "J" in schemes:
         model = _model(config, train.n_features, level, ctx.seed).to(ctx.device)
         history = train_joint(model, train.x, joint_config, generator=ctx.generator(offset + 4),
-                              progress=stage(ctx, f"J lr={lr:g} level={level:g}"), **common)
+                              callbacks=callbacks("J"), **common)
         models["J"] = (model, history)
     return {s: models[s] for s in schemes}
 
@@ -234,31 +245,36 @@ def _run_tables(config: ZhouConfig, ctx: RunContext, table: str) -> Result:
             if table == "svm":
                 probe = linear_svm_probe(_codes(model, train.x), train.y, _codes(model, valid.x), valid.y,
                                          _codes(model, test.x), test.y, Cs=config.svm_cs, seed=ctx.seed)
-                out = {"valid_error": probe.valid_error, "test_error": probe.test_error, "C": probe.C}
+                out = {"valid_error_fraction": probe.valid_error_fraction,
+                       "test_error_fraction": probe.test_error_fraction, "C": probe.C}
             else:
                 tune = FitConfig(epochs=config.finetune_epochs, batch_size=config.batch_size, optimizer="rmsprop", lr=lr)
                 _, out = finetune(model, train, valid, test, tune, patience=config.patience,
                                   n_classes=len(train.classes), generator=ctx.generator(1000 + g),
-                                  progress=stage(ctx, f"fine-tune {scheme}"), check_stop=ctx.check_stop)
+                                  callbacks=ctx.callbacks(f"fine-tune {scheme}"))
             out.update(lr=lr, level=level, test_reconstruction=history[-1]["test_reconstruction_input"])
-            if scheme not in best or out["valid_error"] < best[scheme]["valid_error"]:
+            if scheme not in best or out["valid_error_fraction"] < best[scheme]["valid_error_fraction"]:
                 best[scheme] = out
-    metrics: dict[str, object] = {}
-    paper: dict[str, object] = {}
+    # {metric: {model label (the paper's column, e.g. DAE-2L): value}}; errors in percent
+    metrics: dict[str, dict] = {"test_error_percent": {}, "test_error_interval_percent": {}, "chosen": {}}
+    paper: dict[str, dict] = {}
     for scheme, out in best.items():
         key = label(config.regularizer, config.depth, scheme)
-        metrics[key] = 100 * out["test_error"]
-        metrics[f"{key} interval"] = 100 * error_interval(out["test_error"], len(test.y))
-        metrics[f"{key} chosen"] = {k: v for k, v in out.items() if k not in ("test_error", "epochs")}
+        metrics["test_error_percent"][key] = 100 * out["test_error_fraction"]
+        metrics["test_error_interval_percent"][key] = 100 * error_interval(out["test_error_fraction"], len(test.y))
+        metrics["chosen"][key] = {"valid_error_percent": 100 * out["valid_error_fraction"],
+                                  **{k: v for k, v in out.items()
+                                     if k not in ("valid_error_fraction", "test_error_fraction", "epochs")}}
         cell = paper_cell(table, config.regularizer, config.dataset, config.depth, scheme)
         if cell is not None:
-            paper[key], paper[f"{key} interval"] = cell
+            paper.setdefault("test_error_percent", {})[key] = cell[0]
+            paper.setdefault("test_error_interval_percent", {})[key] = cell[1]
     source = {"svm": {"dae": "II", "cae": "III", "l2": "IV"}, "finetune": {"dae": "V", "cae": "VI", "l2": "VII"}}
     return Result(metrics=metrics, paper=paper,
-                  arrays={"errors": np.asarray([metrics[label(config.regularizer, config.depth, s)] for s in best],
-                                               dtype=np.float32)},
-                  notes=f"Zhou et al. Table {source[table][config.regularizer]}: test error % with its 95% interval; "
-                        f"schemes in order {', '.join(best)}.")
+                  arrays={"test_error_percent": np.asarray(list(metrics["test_error_percent"].values()),
+                                                           dtype=np.float32)},
+                  notes=f"Zhou et al. Table {source[table][config.regularizer]}: test error % with its 95% interval "
+                        f"per model ({', '.join(metrics['test_error_percent'])}).")
 
 
 def run_svm(config: ZhouConfig, ctx: RunContext) -> Result:
@@ -283,11 +299,16 @@ class CurvesConfig:
     n_test: int = 0
 
 
-def run_curves(config: CurvesConfig, ctx: RunContext) -> Result:
+def run_curves(config: CurvesConfig, ctx: RunContext,
+               on_epoch: Callable[[str, int, dict], None] | None = None) -> Result:
+    """Schemes L and J from one initialisation. Arrays `{train,test}_{L,J}`: the error per epoch
+    in input space (epochs numbered on across layers), `epoch_*`, `layer_*`;
+    `on_epoch(scheme, epoch, metrics)` after every epoch (see `train_models`)."""
     zc = ZhouConfig(dataset=config.dataset, regularizer="dae", depth=config.depth, schemes=("L", "J"),
                     hidden=config.hidden, epochs=config.epochs, batch_size=config.batch_size)
     train, _, test = splits(config.dataset, ctx.device, config.n_train, 0, config.n_test)
-    models = train_models(zc, ctx, train, test, config.lr, config.noise, joint_epochs=config.joint_epochs)
+    models = train_models(zc, ctx, train, test, config.lr, config.noise, joint_epochs=config.joint_epochs,
+                          on_epoch=on_epoch)
     arrays, metrics = {}, {}
     for scheme, (_, history) in models.items():
         arrays[f"epoch_{scheme}"] = np.asarray([h["epoch"] for h in history], dtype=np.float32)

@@ -16,7 +16,8 @@ import numpy as np
 
 
 def error_interval(p: float, n: int) -> float:
-    """Half-width of the 95% normal interval of an error rate p measured on n examples."""
+    """Half-width of the 95% normal interval of an error fraction p (in [0, 1]) measured on n
+    examples, as a fraction too (x 100 for percent)."""
     if n <= 0:
         raise ValueError("need at least one test example")
     if not 0.0 <= p <= 1.0:
@@ -26,16 +27,17 @@ def error_interval(p: float, n: int) -> float:
 
 @dataclass
 class ProbeResult:
-    test_error: float  # rate in [0, 1]
-    interval: float  # 95% half-width, same units
-    valid_error: float
+    test_error_fraction: float  # in [0, 1]
+    interval_fraction: float  # 95% half-width of the test error, in [0, 1]
+    valid_error_fraction: float
     C: float
     n_test: int
 
     def percent(self) -> dict[str, float]:
-        """The papers' units: error and interval in percent."""
-        return {"test_error": 100 * self.test_error, "interval": 100 * self.interval,
-                "valid_error": 100 * self.valid_error, "C": self.C}
+        """The papers' units: errors and interval in percent (and the chosen C)."""
+        return {"test_error_percent": 100 * self.test_error_fraction,
+                "test_error_interval_percent": 100 * self.interval_fraction,
+                "valid_error_percent": 100 * self.valid_error_fraction, "C": self.C}
 
 
 def _numpy(a) -> np.ndarray:

@@ -9,7 +9,9 @@ rest of the network (inner-product layers and the classifier); C(x, y) = l(a_{L+
 is the softmax cross-entropy. We take f_1..f_L as the encoder and generate the mirrored
 decoder: f_l^dec is an unpooling layer followed by the same number of deconvolutions
 (Fig. 1), each deconvolution mapping a convolution's output channels back to its input
-channels. Unpooling uses either
+channels. Each pair (f_l, f_l^dec) is a what-where stage (`aelab.models.whatwhere.
+WhatWhereStage`), the building block Zhang et al. take from Zhao et al.'s SWWAE.
+Unpooling uses either
 
     known switches  -- the locations of the maxima recorded by the encoder ("SWWAE"), or
     fixed switches  -- every value goes to one fixed position (the top-left) of its pool
@@ -29,7 +31,10 @@ gamma_l = 1 / dim(a_l), so each term is a mean squared error per element (Zhang 
 tuned them by hand for VGG: 1e-4 on the image, 1e-10 and 1e-12 inside; see REFERENCES.md).
 ||.||^2 is summed over a sample and averaged over the batch. The targets a_l are the
 encoder's own activations and, as with Caffe's Euclidean loss the paper used, receive
-gradients too when everything is fine-tuned together (step 4 of section 4.1).
+gradients too when everything is fine-tuned together (step 4 of section 4.1). Loss terms
+(vocabulary of `aelab.models.registry.TERMS`): `classification` C(x, y), `reconstruction`
+U(x), and its parts `reconstruction_<l>` = gamma_l ||â_l - a_l||^2 (l = 0 is the image);
+the fc decoders' layer-wise terms are `reconstruction_fc<k>`.
 
 Any classifier whose modules run in registration order can be augmented: an
 `nn.Sequential` (nested ones are flattened), or a module laid out like torchvision's
@@ -41,6 +46,14 @@ For inversion (section 4.2) the fully connected layers get mirrored decoders too
 (`fc_decoders`): inner product back to the layer's input, ReLU, and a reshape to the
 pooled map; `invert(x, layer)` decodes from any macro-layer or fully connected layer
 down to the image.
+
+The lab's spec-built classifiers (`vgg_classifier`) give networks with a config
+(`AugmentedConfig`, registered as "augmented"), so `save_model`/`load_model` rebuild them:
+
+    net = build_model("augmented", classifier_spec="(4)3c-2p-(8)3c-2p-16fc-10fc", input_shape=[1, 16, 16],
+                      generator=torch.Generator().manual_seed(0))
+
+Any other classifier is wrapped directly: `AugmentedNetwork(classifier, input_shape, ...)`.
 """
 
 from __future__ import annotations
@@ -53,8 +66,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aelab.models.pooling import hard_pool, hard_unpool
+from aelab.models.pooling import fixed_switches
+from aelab.models.registry import register
 from aelab.models.spec import FC, Conv, Pool, check, parse
+from aelab.models.whatwhere import WhatWhereStage, init_parameters, pool_geometry
+
+__all__ = ["VARIANTS", "SWITCHES", "AugmentError", "AugmentedConfig", "AugmentedNetwork", "Encoding", "FCDecoder",
+           "Split", "check_state", "fixed_switches", "load_classifier_weights", "macro_names", "split_macro_layers",
+           "vgg_classifier"]
 
 VARIANTS = ("first", "all", "layerwise")
 SWITCHES = ("known", "fixed")
@@ -85,17 +104,10 @@ def _leaves(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]]:
 
 
 def _pool_size(pool: nn.MaxPool2d, name: str) -> tuple[int, int]:
-    def one(value, what):
-        if isinstance(value, (tuple, list)):
-            if len(set(value)) != 1:
-                raise AugmentError(f"{name}: only square pools are supported, got {what}={tuple(value)}")
-            value = value[0]
-        return int(value)
-
-    size, stride = one(pool.kernel_size, "kernel_size"), one(pool.stride or pool.kernel_size, "stride")
-    if one(pool.padding, "padding") != 0 or one(pool.dilation, "dilation") != 1 or pool.ceil_mode:
-        raise AugmentError(f"{name}: max pools with padding, dilation or ceil_mode cannot be unpooled here ({pool})")
-    return size, stride
+    try:
+        return pool_geometry(pool)
+    except ValueError as err:
+        raise AugmentError(f"{name}: {err}") from None
 
 
 def _listing(leaves: Sequence[tuple[str, nn.Module]]) -> str:
@@ -180,19 +192,6 @@ def split_macro_layers(classifier: nn.Module, ends: Sequence[str] | None = None)
     return Split(macro, head)
 
 
-# ----------------------------------------------------------------------------- switches
-
-def fixed_switches(what: torch.Tensor, size: int, stride: int, output_size: Sequence[int]) -> torch.Tensor:
-    """Switches that point every pooled value at the top-left corner of its window
-    (flat per-plane index row * W + col), for unpooling with fixed switches."""
-    h_out, w_out = what.shape[-2:]
-    width = int(output_size[-1])
-    rows = torch.arange(h_out, device=what.device) * stride
-    cols = torch.arange(w_out, device=what.device) * stride
-    index = rows[:, None] * width + cols[None, :]
-    return index.expand_as(what)
-
-
 # ----------------------------------------------------------------------------- the encoder
 
 @dataclass
@@ -217,56 +216,6 @@ class Encoding:
         return self.h[-1]
 
 
-def _same_padding(conv: nn.Conv2d) -> tuple[int, int]:
-    if not isinstance(conv.padding, str):
-        return tuple(conv.padding)
-    if conv.padding == "valid":
-        return (0, 0)
-    if any(k % 2 == 0 for k in conv.kernel_size):
-        raise AugmentError(f"{conv}: 'same' padding with an even kernel cannot be mirrored; use explicit padding")
-    return tuple(d * (k - 1) // 2 for k, d in zip(conv.kernel_size, conv.dilation))
-
-
-class MacroDecoder(nn.Module):
-    """f_l^dec: the encoder macro-layer's modules mirrored in reverse; every max pool
-    becomes an unpooling layer and every convolution a deconvolution (ConvTranspose2d)
-    from its output channels back to its input channels, followed by ReLU unless it
-    produces the image (`to_image`)."""
-
-    def __init__(self, group: list[tuple[str, nn.Module]], to_image: bool):
-        super().__init__()
-        steps: list[tuple[str, tuple, int]] = []  # (kind, argument, index of the module in f_l)
-        deconvs = []
-        for index, (name, module) in enumerate(group):
-            if isinstance(module, nn.Conv2d):
-                deconvs.append(nn.ConvTranspose2d(module.out_channels, module.in_channels, module.kernel_size,
-                                                  stride=module.stride, padding=_same_padding(module),
-                                                  dilation=module.dilation, groups=module.groups))
-                steps.append(("deconv", (len(deconvs) - 1,), index))
-            elif isinstance(module, nn.MaxPool2d):
-                steps.append(("unpool", _pool_size(module, name), index))
-        self.deconvs = nn.ModuleList(deconvs)
-        self.steps = steps  # encoder order; forward walks it backwards
-        self.to_image = to_image
-
-    def forward(self, a: torch.Tensor, switches: list[torch.Tensor] | None, sizes: list[torch.Size]) -> torch.Tensor:
-        """â_{l-1} = f_l^dec(â_l); `sizes` are the encoder's input sizes of each module of f_l.
-        `switches=None` unpools with fixed switches (top-left of each window)."""
-        pool_index = sum(kind == "unpool" for kind, _, _ in self.steps)
-        for kind, arg, index in reversed(self.steps):
-            size = sizes[index][-2:]
-            if kind == "unpool":
-                pool_index -= 1
-                k, stride = arg
-                where = switches[pool_index] if switches is not None else fixed_switches(a, k, stride, size)
-                a = hard_unpool(a, where, k, stride, output_size=size)
-            else:
-                a = self.deconvs[arg[0]](a, output_size=list(size))
-                if not (self.to_image and arg[0] == 0):  # the image is a linear output
-                    a = F.relu(a)
-        return a
-
-
 class FCDecoder(nn.Module):
     """Mirror of one inner-product layer: h_{k-1} ≈ ReLU(W' h_k + b')."""
 
@@ -278,6 +227,21 @@ class FCDecoder(nn.Module):
         return F.relu(self.linear(h))
 
 
+@dataclass
+class AugmentedConfig:
+    """An augmented network on the lab's spec-built classifier (`vgg_classifier`), so that
+    `load_model` can rebuild it; input_shape is (channels, size, size)."""
+
+    classifier_spec: str = "(8)3c-(8)3c-2p-(16)3c-(16)3c-2p-(32)3c-2p-64fc-10fc"
+    input_shape: list[int] = field(default_factory=lambda: [1, 32, 32])
+    variant: str = "all"
+    switches: str = "known"
+    lam: float = 1.0
+    gammas: list[float] | None = None  # None: 1 / dim(a_l) each
+    invert_fc: bool = False
+
+
+@register("augmented")
 class AugmentedNetwork(nn.Module):
     """A classifier plus a mirrored decoding pathway (Zhang et al. Fig. 2).
 
@@ -289,14 +253,25 @@ class AugmentedNetwork(nn.Module):
                  (None: 1 / dim(a_l) each; 'first' uses gamma_0 only)
     ends         names of the modules that close each macro-layer (default: every max pool)
     invert_fc    also build decoders for the fully connected layers (for `invert`)
+    generator    draws the decoders' initial weights (PyTorch's default distributions;
+                 without it PyTorch's global RNG); the classifier's weights are kept
 
-    `forward(x)` is the classification pathway (class scores); `encode`, `decode`,
-    `reconstruct`, `invert` and `loss` give the rest.
+    `stages[l - 1]` is the what-where stage (f_l, f_l^dec) of macro-layer l; `encoder` and
+    `decoders` list their two halves. The protocol: `encode(x) -> Encoding`,
+    `decode(enc) -> x̂`, `reconstruct(x)`, `classify(x)` and `loss(x, y=None)`;
+    `decode_stages(enc)` gives [â_0, ..., â_{L-1}] and `invert(x, layer)` decodes from any
+    layer. `forward(x)` is the classifier's: the class scores, so the network stands in for it.
+
+    A network on a `vgg_classifier` (and default `ends`) has a `config` (`AugmentedConfig`)
+    and is registered as "augmented": `build_model`, `save_model` and `load_model` handle it.
     """
+
+    Config = AugmentedConfig
 
     def __init__(self, classifier: nn.Module, input_shape: Sequence[int], *, variant: str = "all",
                  switches: str = "known", lam: float = 1.0, gammas: Sequence[float] | None = None,
-                 ends: Sequence[str] | None = None, invert_fc: bool = False, copy: bool = True):
+                 ends: Sequence[str] | None = None, invert_fc: bool = False, copy: bool = True,
+                 generator: torch.Generator | None = None):
         super().__init__()
         if variant not in VARIANTS:
             raise AugmentError(f"variant {variant!r}: choose one of {', '.join(VARIANTS)}")
@@ -310,17 +285,23 @@ class AugmentedNetwork(nn.Module):
         source = copy_module.deepcopy(classifier) if copy else classifier
         split = split_macro_layers(source, ends)
         self.variant, self.switches, self.lam, self.input_shape = variant, switches, float(lam), input_shape
-        self.encoder = nn.ModuleList(nn.Sequential(*[m for _, m in group]) for group in split.macro)
+        # the spec of a vgg_classifier, for the config (None for any other classifier)
+        self.classifier_spec = getattr(classifier, "aelab_spec", None) if ends is None else None
+        unpool = "where" if switches == "known" else "fixed"
+        self.stages = nn.ModuleList(
+            WhatWhereStage(nn.Sequential(*[m for _, m in group]), unpool=unpool, to_image=(l == 0),
+                           generator=generator)
+            for l, group in enumerate(split.macro))
         self.head = nn.ModuleList(m for _, m in split.head)
-        self.decoders = nn.ModuleList(MacroDecoder(group, to_image=(l == 0)) for l, group in enumerate(split.macro))
         linears = [m for _, m in split.head if isinstance(m, nn.Linear)]
-        self.fc_decoders = nn.ModuleList(FCDecoder(m) for m in linears) if invert_fc else None
+        self.fc_decoders = init_parameters(nn.ModuleList(FCDecoder(m) for m in linears), generator) \
+            if invert_fc else None
         self.layer_names = split.names
         modules = [group[-1][0] for group in split.macro] + [n for n, m in split.head if isinstance(m, nn.Linear)]
         self._aliases = dict(zip(modules, split.names))  # module name -> pool{l} / fc{k}
         self.to(self._device())  # decoders join the classifier's device
         self._check_against(classifier)
-        L = len(self.encoder)
+        L = len(self.stages)
         if gammas is None:
             with torch.no_grad():
                 enc = self.encode(torch.zeros(1, *input_shape, device=self._device()))
@@ -330,7 +311,36 @@ class AugmentedNetwork(nn.Module):
             raise AugmentError(f"gammas must be {L} non-negative weights (one per layer a_0..a_{L - 1}), got {gammas}")
         self.register_buffer("gammas", torch.tensor(gammas), persistent=False)
 
+    @classmethod
+    def from_config(cls, config: AugmentedConfig, generator: torch.Generator | None = None) -> "AugmentedNetwork":
+        """The network on a fresh `vgg_classifier(config.classifier_spec)`, every weight drawn from `generator`."""
+        shape = [int(s) for s in config.input_shape]
+        if len(shape) != 3 or shape[1] != shape[2]:
+            raise AugmentError(f"input_shape must be (channels, size, size) for a spec-built classifier, got {shape}")
+        classifier = vgg_classifier(config.classifier_spec, shape[1], shape[0], generator=generator)
+        return cls(classifier, shape, variant=config.variant, switches=config.switches, lam=config.lam,
+                   gammas=config.gammas, invert_fc=config.invert_fc, copy=False, generator=generator)
+
+    @property
+    def config(self) -> AugmentedConfig:
+        if self.classifier_spec is None:
+            raise AugmentError("this network wraps a classifier that was not built by vgg_classifier (or was split at "
+                               "user-named ends), so it has no config to rebuild it from; save its state_dict with "
+                               "the classifier's own code instead")
+        return AugmentedConfig(self.classifier_spec, list(self.input_shape), self.variant, self.switches, self.lam,
+                               [float(g) for g in self.gammas.tolist()], self.fc_decoders is not None)
+
     # -- helpers
+    @property
+    def encoder(self) -> nn.ModuleList:
+        """The classification pathway's macro-layers f_1..f_L (a view of the stages' encoders)."""
+        return nn.ModuleList(stage.encoder for stage in self.stages)
+
+    @property
+    def decoders(self) -> nn.ModuleList:
+        """The decoders f_1^dec..f_L^dec (a view of the stages' decoders)."""
+        return nn.ModuleList(stage.decoder for stage in self.stages)
+
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 
@@ -373,16 +383,8 @@ class AugmentedNetwork(nn.Module):
                                f"got {tuple(x.shape)}")
         enc = Encoding(a=[x])
         a = x
-        for block in self.encoder:
-            switches, sizes = [], []
-            for module in block:
-                sizes.append(a.shape)
-                if isinstance(module, nn.MaxPool2d):
-                    size, stride = _pool_size(module, "pool")
-                    a, where = hard_pool(a, size, stride)
-                    switches.append(where)
-                else:
-                    a = module(a)
+        for stage in self.stages:
+            a, switches, sizes = stage.encode(a)
             enc.a.append(a)
             enc.switches.append(switches)
             enc.sizes.append(sizes)
@@ -401,22 +403,24 @@ class AugmentedNetwork(nn.Module):
         enc.h.append(h)
         return enc
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Class scores a_{L+1} (the classification pathway; decoders are not needed at test time)."""
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores a_{L+1} (the classification pathway; decoders are not run)."""
         return self.encode(x).logits
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores, as the classifier's own forward (the network stands in for it)."""
+        return self.classify(x)
+
     # -- the decoding pathways
-    def _switches(self, enc: Encoding, l: int) -> list[torch.Tensor] | None:
-        return enc.switches[l] if self.switches == "known" else None
-
     def decode_macro(self, a: torch.Tensor, enc: Encoding, l: int) -> torch.Tensor:
-        """â_{l-1} = f_l^dec(a) for macro-layer l (1-based), with this network's switches."""
-        return self.decoders[l - 1](a, self._switches(enc, l - 1), enc.sizes[l - 1])
+        """â_{l-1} = f_l^dec(a) for macro-layer l (1-based), with this network's switches
+        (the encoder's for 'known'; 'fixed' ignores them)."""
+        return self.stages[l - 1].decode(a, enc.switches[l - 1], enc.sizes[l - 1])
 
-    def decode(self, enc: Encoding) -> list[torch.Tensor]:
+    def decode_stages(self, enc: Encoding) -> list[torch.Tensor]:
         """[â_0, ..., â_{L-1}]: stacked from a_L ('first', 'all') or each from the clean
         a_l ('layerwise')."""
-        L = len(self.encoder)
+        L = len(self.stages)
         out: list[torch.Tensor] = [None] * L  # type: ignore[list-item]
         a = enc.a[L]
         for l in range(L, 0, -1):
@@ -425,16 +429,20 @@ class AugmentedNetwork(nn.Module):
             out[l - 1] = a
         return out
 
+    def decode(self, enc: Encoding) -> torch.Tensor:
+        """The reconstruction x̂ = â_0 of the input the encoding came from."""
+        return self.decode_stages(enc)[0]
+
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """x̂ = â_0."""
-        return self.decode(self.encode(x))[0]
+        return self.decode(self.encode(x))
 
     def invert(self, x: torch.Tensor | Encoding, layer: str) -> torch.Tensor:
         """Reconstruct the image from the activations of `layer` (a macro-layer or, with
         invert_fc, a fully connected layer) through the stacked decoders below it."""
         name = self.point(layer)
         enc = x if isinstance(x, Encoding) else self.encode(x)
-        L = len(self.encoder)
+        L = len(self.stages)
         if name.startswith("fc"):
             if self.fc_decoders is None:
                 raise AugmentError(f"inverting {name} needs decoders for the fully connected layers: "
@@ -456,24 +464,29 @@ class AugmentedNetwork(nn.Module):
 
     # -- objectives, eqs. 2-3
     def reconstruction_terms(self, enc: Encoding) -> dict[str, torch.Tensor]:
-        """gamma_l ||â_l - a_l||^2 per layer (summed over a sample, averaged over the batch)."""
-        recon = self.decode(enc)
+        """`reconstruction_<l>` = gamma_l ||â_l - a_l||^2 per layer (summed over a sample,
+        averaged over the batch)."""
+        recon = self.decode_stages(enc)
         layers = [0] if self.variant == "first" else range(len(recon))
-        return {f"recon_{l}": self.gammas[l] * (recon[l] - enc.a[l]).pow(2).flatten(1).sum(1).mean()
+        return {f"reconstruction_{l}": self.gammas[l] * (recon[l] - enc.a[l]).pow(2).flatten(1).sum(1).mean()
                 for l in layers}
 
     def fc_terms(self, enc: Encoding) -> dict[str, torch.Tensor]:
-        """Layer-wise terms of the fc decoders: ||dec_k(h_k) - h_{k-1}||^2 / dim(h_{k-1}), h_0 = flat_in."""
+        """Layer-wise terms of the fc decoders, `reconstruction_fc<k>` =
+        ||dec_k(h_k) - h_{k-1}||^2 / dim(h_{k-1}), h_0 = flat_in."""
         if self.fc_decoders is None:
             return {}
         inputs = [enc.flat_in] + enc.h[:-1]
-        return {f"recon_fc{k + 1}": (dec(enc.h[k]) - inputs[k]).pow(2).mean(1).mean()
+        return {f"reconstruction_fc{k + 1}": (dec(enc.h[k]) - inputs[k]).pow(2).mean(1).mean()
                 for k, dec in enumerate(self.fc_decoders)}
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None,
+             generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """Eq. 2: total = C(x, y) + lambda U(x); without labels, total = lambda U(x).
 
-        Terms: 'classification' (with y), 'reconstruction' U(x), 'recon_l' per layer."""
+        Terms: 'classification' (with y), 'reconstruction' U(x), 'reconstruction_<l>' per layer.
+        (`generator` is accepted for the protocol; the classifier's own dropout, if any,
+        draws from PyTorch's global RNG.)"""
         enc = self.encode(x)
         terms = self.reconstruction_terms(enc)
         out: dict[str, torch.Tensor] = dict(terms)
@@ -487,17 +500,18 @@ class AugmentedNetwork(nn.Module):
 
     # -- parameters by role, for the steps of section 4.1
     def classifier_parameters(self) -> list[nn.Parameter]:
-        return list(self.encoder.parameters()) + list(self.head.parameters())
+        return [p for stage in self.stages for p in stage.encoder.parameters()] + list(self.head.parameters())
 
     def decoder_parameters(self) -> list[nn.Parameter]:
-        params = list(self.decoders.parameters())
+        params = [p for stage in self.stages for p in stage.decoder.parameters()]
         return params + (list(self.fc_decoders.parameters()) if self.fc_decoders is not None else [])
 
     def init_decoders_from(self, other: "AugmentedNetwork") -> None:
         """Step 3: copy the macro-layer decoders psi_l of another network (e.g. the trained
         SAE-layerwise one); names and shapes must match."""
-        check_state(self.decoders, other.decoders.state_dict(), "decoders")
-        self.decoders.load_state_dict(other.decoders.state_dict())
+        mine, theirs = self.decoders, other.decoders
+        check_state(mine, theirs.state_dict(), "decoders")
+        mine.load_state_dict(theirs.state_dict())
         if self.fc_decoders is not None and other.fc_decoders is not None:
             check_state(self.fc_decoders, other.fc_decoders.state_dict(), "fc decoders")
             self.fc_decoders.load_state_dict(other.fc_decoders.state_dict())
@@ -524,10 +538,14 @@ def load_classifier_weights(classifier: nn.Module, state: dict[str, torch.Tensor
 
 # ----------------------------------------------------------------------------- the lab's classifier
 
-def vgg_classifier(spec: str, input_size: int = 32, in_channels: int = 1) -> nn.Sequential:
+def vgg_classifier(spec: str, input_size: int = 32, in_channels: int = 1,
+                   generator: torch.Generator | None = None) -> nn.Sequential:
     """A small VGG-style classifier from an architecture string, e.g.
     `(32)3c-(32)3c-2p-(64)3c-2p-(128)3c-2p-256fc-10fc`: same-padded 3x3 convolutions + ReLU,
-    2x2 max pools, then inner-product layers (ReLU between them, none after the last)."""
+    2x2 max pools, then inner-product layers (ReLU between them, none after the last).
+    `generator` draws every initial weight (PyTorch's default distributions; without it
+    PyTorch's global RNG). The result carries its spec (`aelab_spec`), so that an
+    `AugmentedNetwork` on it has a config."""
     layers = parse(spec)
     check(layers, input_size, in_channels)
     if not isinstance(layers[-1], FC):
@@ -553,4 +571,6 @@ def vgg_classifier(spec: str, input_size: int = 32, in_channels: int = 1) -> nn.
             channels = layer.units
             if layer is not fcs[-1]:
                 modules.append(nn.ReLU())
-    return nn.Sequential(*modules)
+    classifier = init_parameters(nn.Sequential(*modules), generator)
+    classifier.aelab_spec = spec
+    return classifier

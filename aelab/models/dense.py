@@ -9,11 +9,11 @@ One layer, with x~ ~ q_D(x~ | x) the corruption process (identity when there is 
 
 Regularisers R(Theta) of the general objective (Zhou eq. 7), each a named loss term:
 
-    contractive  lambda ||J_f(x)||_F^2 = lambda sum_j s_e'(a_j)^2 sum_i W_ji^2,
+    contraction  lambda ||J_f(x)||_F^2 = lambda sum_j s_e'(a_j)^2 sum_i W_ji^2,
                  for sigmoid units s_e'(a_j) = h_j (1 - h_j)
     sparsity_l1  lambda sum_j |h_j|
     sparsity_kl  lambda sum_j KL(rho || rho^_j),  rho^_j = mean over the batch of h_j
-    l2           lambda ||W||^2 (and ||W'||^2 when untied)
+    weight_decay lambda ||W||^2 (and ||W'||^2 when untied)
 
 A deep autoencoder of N layers (Zhou eqs. 4-6):
 
@@ -24,11 +24,17 @@ A deep autoencoder of N layers (Zhou eqs. 4-6):
 and its joint objective (eq. 8): corrupt the input of every encoder, h^{i-1}_c ~ Q^i(.|h^{i-1}),
 reconstruct x_r = f_d^1 o ... o f_d^N (h^N) and pay one loss L(x, x_r) plus sum_i lambda_i R_i.
 Losses are sums over components, averaged over the examples of a batch.
+
+Configs: `AutoencoderConfig` (one layer; registered as `ae`, `dae`, `cae`, `sparse`, which
+differ only in their preset defaults) and `DeepAutoencoderConfig` (`deep`). There is no
+hidden default noise: a plain `ae` has none, `dae` presets masking 25%.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
@@ -36,6 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aelab.data.corruption import check_noise, corrupt, parse_noise
+from aelab.models.registry import register
 
 UNITS = ("sigmoid", "tanh", "relu", "linear")
 LOSSES = ("cross-entropy", "squared")
@@ -67,6 +74,45 @@ def _noise(noise: str | tuple[str, float] | None) -> tuple[str, float]:
     return kind, level
 
 
+def noise_string(noise: tuple[str, float]) -> str:
+    """('masking', 0.25) -> 'masking:0.25'; no noise -> 'none' (the config's form)."""
+    kind, level = noise
+    return "none" if kind == "none" or level == 0 else f"{kind}:{level:g}"
+
+
+@dataclass
+class LayerSettings:
+    """What every layer of the dense family is made of (units, loss, regulariser weights)."""
+
+    tied: bool = True
+    encoder: str = "sigmoid"
+    decoder: str = "sigmoid"
+    loss: str = "cross-entropy"
+    contractive: float = 0.0
+    sparsity_l1: float = 0.0
+    sparsity_kl: float = 0.0
+    sparsity_target: float = 0.05
+    l2: float = 0.0
+
+
+@dataclass
+class AutoencoderConfig(LayerSettings):
+    """One autoencoder layer (see `Autoencoder`); JSON-friendly: noise is 'kind:level' or 'none'."""
+
+    n_visible: int = 784
+    n_hidden: int = 1000
+    noise: str = "none"
+
+
+@dataclass
+class DeepAutoencoderConfig(LayerSettings):
+    """A stack of layers (see `DeepAutoencoder`): `noise` is one 'kind:level' for every layer or
+    a list with one per layer; the other fields are given to every layer."""
+
+    sizes: list[int] = field(default_factory=lambda: [784, 1000, 1000])
+    noise: str | list[str] = "none"
+
+
 def _check_weight(name: str, value: float) -> float:
     value = float(value)
     if not math.isfinite(value) or value < 0:
@@ -79,16 +125,21 @@ def flat(x: torch.Tensor) -> torch.Tensor:
     return x.reshape(x.shape[0], -1)
 
 
+@register("ae", "dae", "cae", "sparse", "linear", defaults={
+    "dae": {"noise": "masking:0.25"}, "cae": {"contractive": 0.1}, "sparse": {"sparsity_kl": 0.1},
+    "linear": {"tied": False, "encoder": "linear", "decoder": "linear", "loss": "squared"}})
 class Autoencoder(nn.Module):
     """One autoencoder layer: h = s_e(W x~ + b), x_r = s_d(W' h + b'), with named loss terms.
 
     `noise` is q_D (kind, level) of `aelab.data.corrupt`, used only in `loss` (training);
-    `encode`, `decode` and `forward` are deterministic.
+    `encode`, `decode`, `reconstruct` and `forward` are deterministic. No noise unless asked.
     """
+
+    Config = AutoencoderConfig
 
     def __init__(self, n_visible: int, n_hidden: int, *, tied: bool = True, encoder: str = "sigmoid",
                  decoder: str = "sigmoid", loss: str = "cross-entropy",
-                 noise: str | tuple[str, float] | None = ("masking", 0.25), contractive: float = 0.0,
+                 noise: str | tuple[str, float] | None = None, contractive: float = 0.0,
                  sparsity_l1: float = 0.0, sparsity_kl: float = 0.0, sparsity_target: float = 0.05,
                  l2: float = 0.0, generator: torch.Generator | None = None):
         super().__init__()
@@ -122,6 +173,18 @@ class Autoencoder(nn.Module):
             torch.empty(n_visible, n_hidden).uniform_(-r, r, generator=generator))
         self.b_prime = nn.Parameter(torch.zeros(n_visible))
 
+    @classmethod
+    def from_config(cls, config: AutoencoderConfig, generator: torch.Generator | None = None) -> "Autoencoder":
+        fields = dataclasses.asdict(config)
+        return cls(fields.pop("n_visible"), fields.pop("n_hidden"), generator=generator, **fields)
+
+    @property
+    def config(self) -> AutoencoderConfig:
+        return AutoencoderConfig(n_visible=self.n_visible, n_hidden=self.n_hidden, noise=noise_string(self.noise),
+                                 tied=self.tied, encoder=self.encoder_unit, decoder=self.decoder_unit,
+                                 loss=self.loss_kind, contractive=self.contractive, sparsity_l1=self.sparsity_l1,
+                                 sparsity_kl=self.sparsity_kl, sparsity_target=self.sparsity_target, l2=self.l2)
+
     def extra_repr(self) -> str:
         return (f"{self.n_visible} -> {self.n_hidden}, tied={self.tied}, encoder={self.encoder_unit}, "
                 f"decoder={self.decoder_unit}, loss={self.loss_kind}, noise={self.noise}")
@@ -152,9 +215,11 @@ class Autoencoder(nn.Module):
         """x_r = s_d(W' h + b')."""
         return _ACTIVATION[self.decoder_unit](self.decode_preactivation(h))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
         """The reconstruction x_r = g(f(x)) of a clean x, in the shape of x."""
         return self.decode(self.encode(x)).reshape(x.shape)
+
+    forward = reconstruct
 
     def reconstruction_loss(self, x: torch.Tensor, a_r: torch.Tensor) -> torch.Tensor:
         """L(x, x_r) per example, from the decoder pre-activation a_r (x_r = s_d(a_r))."""
@@ -170,7 +235,7 @@ class Autoencoder(nn.Module):
         """The weighted regularisers lambda R(Theta) that are switched on, given the codes h."""
         terms: dict[str, torch.Tensor] = {}
         if self.contractive > 0:
-            terms["contractive"] = self.contractive * self.contraction(h).mean()
+            terms["contraction"] = self.contractive * self.contraction(h).mean()
         if self.sparsity_l1 > 0:
             terms["sparsity_l1"] = self.sparsity_l1 * h.abs().sum(1).mean()
         if self.sparsity_kl > 0:
@@ -179,7 +244,7 @@ class Autoencoder(nn.Module):
             terms["sparsity_kl"] = self.sparsity_kl * kl.sum()
         if self.l2 > 0:
             norm = self.W.pow(2).sum() + (0 if self.W_prime is None else self.W_prime.pow(2).sum())
-            terms["l2"] = self.l2 * norm
+            terms["weight_decay"] = self.l2 * norm
         return terms
 
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
@@ -203,6 +268,7 @@ class Autoencoder(nn.Module):
         return total / max(1, x.shape[0])
 
 
+@register("deep")
 class DeepAutoencoder(nn.Module):
     """A stack of `Autoencoder` layers (Zhou eqs. 4-6): encoders bottom-up, decoders top-down.
 
@@ -212,7 +278,9 @@ class DeepAutoencoder(nn.Module):
     trains `layers[i]` alone on the clean codes of the layers below.
     """
 
-    def __init__(self, sizes: Sequence[int] = (784, 1000, 1000), *, noise=("masking", 0.25),
+    Config = DeepAutoencoderConfig
+
+    def __init__(self, sizes: Sequence[int] = (784, 1000, 1000), *, noise=None,
                  generator: torch.Generator | None = None, **layer: object):
         super().__init__()
         sizes = list(sizes)
@@ -225,6 +293,19 @@ class DeepAutoencoder(nn.Module):
         self.layers = nn.ModuleList(
             Autoencoder(n_in, n_out, noise=q, generator=generator, **layer)  # type: ignore[arg-type]
             for n_in, n_out, q in zip(sizes[:-1], sizes[1:], noises))
+
+    @classmethod
+    def from_config(cls, config: DeepAutoencoderConfig, generator: torch.Generator | None = None) -> "DeepAutoencoder":
+        fields = dataclasses.asdict(config)
+        return cls(fields.pop("sizes"), generator=generator, **fields)
+
+    @property
+    def config(self) -> DeepAutoencoderConfig:
+        first = self.layers[0].config
+        noises = [layer.config.noise for layer in self.layers]
+        shared = {f.name: getattr(first, f.name) for f in dataclasses.fields(LayerSettings)}
+        return DeepAutoencoderConfig(sizes=list(self.sizes), noise=noises[0] if len(set(noises)) == 1 else noises,
+                                     **shared)
 
     @classmethod
     def from_layers(cls, layers: Sequence[Autoencoder]) -> "DeepAutoencoder":
@@ -274,8 +355,11 @@ class DeepAutoencoder(nn.Module):
     def decode(self, h: torch.Tensor, depth: int | None = None) -> torch.Tensor:
         return _ACTIVATION[self.layers[0].decoder_unit](self.decode_preactivation(h, depth))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """x_r of a clean x through every layer, in the shape of x."""
         return self.decode(self.encode(x)).reshape(x.shape)
+
+    forward = reconstruct
 
     def loss(self, x: torch.Tensor, generator: torch.Generator | None = None,
              regularised: bool = True) -> dict[str, torch.Tensor]:

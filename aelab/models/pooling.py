@@ -18,7 +18,8 @@ so gradients flow into the "where" as well as the "what". Soft "where" has shape
 N x C x H' x W' x 2 with (x, y) = (column, row) in the region's local frame.
 
 `upsample` is the "no where" baseline of section 4.1: each "what" is copied onto every
-position of its region.
+position of its region. `fixed_switches` are the "where" of unpooling with fixed switches
+(Zhang et al.'s SAE, after Dosovitskiy & Brox): every value goes to the top-left of its region.
 
 Sizes that the pool does not divide are floored (the remainder rows/columns are not
 pooled); every unpooling takes `output_size` to restore the full map, with zeros there.
@@ -163,6 +164,17 @@ def soft_unpool(what: torch.Tensor, where: torch.Tensor, size: int, stride: int 
 
 # ----------------------------------------------------------------------------- no "where"
 
+def fixed_switches(what: torch.Tensor, size: int, stride: int, output_size) -> torch.Tensor:
+    """Switches that point every pooled value at the top-left corner of its window
+    (flat per-plane index row * W + col), for unpooling with fixed switches."""
+    h_out, w_out = what.shape[-2:]
+    width = int(tuple(output_size)[-1])
+    rows = torch.arange(h_out, device=what.device) * stride
+    cols = torch.arange(w_out, device=what.device) * stride
+    index = rows[:, None] * width + cols[None, :]
+    return index.expand_as(what)
+
+
 def upsample(what: torch.Tensor, size: int, stride: int | None = None, output_size=None) -> torch.Tensor:
     """Section 4.1 baseline: copy each "what" onto all positions of its region (no "where")."""
     size, stride = _pair(size, stride)
@@ -197,9 +209,11 @@ class WhatWherePool(nn.Module):
 
 
 class WhatWhereUnpool(nn.Module):
-    """Unpool a "what" with the matching "where" (`mode='where'`), or without it (`'upsample'`)."""
+    """Unpool a "what" with the matching "where" (`mode='where'`: hard switches or soft
+    positions), at fixed switches (`'fixed'`: the top-left of every region, no "where"
+    needed), or by copying it over its region (`'upsample'`: no "where" either)."""
 
-    MODES = ("where", "upsample")
+    MODES = ("where", "fixed", "upsample")
 
     def __init__(self, size: int, stride: int | None = None, *, mode: str = "where"):
         super().__init__()
@@ -211,8 +225,13 @@ class WhatWhereUnpool(nn.Module):
     def forward(self, what: torch.Tensor, where: torch.Tensor | None, output_size) -> torch.Tensor:
         if self.mode == "upsample":
             return upsample(what, self.size, self.stride, output_size)
+        if self.mode == "fixed":
+            switches = fixed_switches(what, self.size, self.stride, _output_size(what, self.size, self.stride,
+                                                                                 output_size))
+            return hard_unpool(what, switches, self.size, self.stride, output_size)
         if where is None:
-            raise ValueError("unpooling with 'where' needs the encoder's where; use mode='upsample' for none")
+            raise ValueError("unpooling with 'where' needs the encoder's where; use mode='fixed' or "
+                             "'upsample' for none")
         if where.is_floating_point():
             return soft_unpool(what, where, self.size, self.stride, output_size)
         return hard_unpool(what, where, self.size, self.stride, output_size)

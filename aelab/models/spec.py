@@ -23,8 +23,10 @@ import re
 from dataclasses import dataclass
 from typing import Union
 
+from aelab.errors import UsageError
 
-class SpecError(ValueError):
+
+class SpecError(UsageError):
     """An architecture string that cannot be parsed, or does not fit an input size."""
 
 

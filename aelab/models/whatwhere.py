@@ -1,9 +1,16 @@
-"""Stacked what-where auto-encoders (Zhao, Mathieu, Goroshin, LeCun 2016).
+"""Stacked what-where auto-encoders (Zhao, Mathieu, Goroshin, LeCun 2016), and the what-where
+stage that they and the augmented classifiers of Zhang et al. (`aelab.models.augmented`) share.
 
-A Convnet encodes x; a mirrored Deconvnet decodes it. The spec string (see
-`aelab.models.spec`) is cut into stages at its pools: stage m is convs + one pool and maps
-the "what" x_{m-1} to the "what" x_m, keeping the pool's "where" w_m. The decoder runs the
-stages backwards: x~_M = x_M (the top is copied, section 1), and
+A what-where stage (`WhatWhereStage`) is convolutions closed by a pool. Every pool splits
+its input into the "what" (passed up) and the "where" (kept for the decoder); the stage's
+decoder mirrors it, walking the encoder backwards: every pool becomes an unpooling (at the
+encoder's "where", at fixed switches, or by upsampling), every convolution a deconvolution
+from its output channels back to its input channels, ReLU after each except the one that
+produces the image.
+
+An SWWAE is a Convnet of such stages cut from one spec string (see `aelab.models.spec`) at
+its pools: stage m maps the "what" x_{m-1} to the "what" x_m, keeping the pool's "where"
+w_m. The decoder runs the stages backwards: x~_M = x_M (the top is copied, section 1), and
 
     x~_{m-1} = deconv_m( unpool(x~_m, w_m) )            (each stage a what-where AE)
 
@@ -14,83 +21,248 @@ and give the class scores. The loss is eqs. 1-2:
     L = lambda_NLL L_NLL + lambda_L2rec ||x - x~||^2 + lambda_L2M sum_m ||x_m - x~_m||^2
 
 with squared errors averaged over elements (as Torch's MSECriterion), m = 1..M-1 the
-intermediate stages. The three modes of section 3.2 are settings of the lambdas:
-supervised (lambda_L2* = 0: the decoder is not even run), unsupervised (lambda_NLL = 0:
-the fc layers are not run), semi-supervised (all three; in a batch, unlabelled examples
-add only the reconstruction terms).
+intermediate stages. In the lab's vocabulary of loss terms (`aelab.models.registry.TERMS`)
+L_NLL is `classification`, L2rec `reconstruction` and L2M `reconstruction_middle`. The three
+modes of section 3.2 are settings of the lambdas: supervised (lambda_L2* = 0: the decoder is
+not even run), unsupervised (lambda_NLL = 0: the fc layers are not run), semi-supervised
+(all three; in a batch, unlabelled examples add only the reconstruction terms).
 
-    >>> model = SWWAE("(16)5c-(32)3c-2p-10fc", input_size=32)
-    >>> terms = model.loss(x, y, labelled)      # {'nll', 'l2rec', 'l2m', 'total'}
+    >>> model = build_model("swwae", spec="(16)5c-(32)3c-2p-10fc", generator=torch.Generator().manual_seed(0))
+    >>> terms = model.loss(x, y, labelled)  # {'classification', 'reconstruction', 'reconstruction_middle', 'total'}
+    >>> x_tilde = model.reconstruct(x)      # also model(x): an autoencoder's forward is its reconstruction
+    >>> scores = model.classify(x)          # class scores from the fc layers
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from aelab.models import spec as specs
-from aelab.models.pooling import WhatWherePool, WhatWhereUnpool
+from aelab.models.pooling import WhatWherePool, WhatWhereUnpool, hard_pool
+from aelab.models.registry import register
 
+POOLS = (nn.MaxPool2d, WhatWherePool)
+
+
+# ----------------------------------------------------------------------------- explicit seeding
+
+def init_parameters(module: nn.Module, generator: torch.Generator | None) -> nn.Module:
+    """Draw the weights and biases of every convolution, deconvolution and linear layer in
+    `module` from `generator`, with PyTorch's own default distributions: its
+    kaiming_uniform_(a=sqrt(5)) weights and its biases are both U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)). Without a generator the draws PyTorch made at construction (from its
+    global RNG) are kept."""
+    if generator is None:
+        return module
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (nn.modules.conv._ConvNd, nn.Linear)):
+                fan_in, _ = nn.init._calculate_fan_in_and_fan_out(m.weight)
+                bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+                m.weight.uniform_(-bound, bound, generator=generator)
+                if m.bias is not None:
+                    m.bias.uniform_(-bound, bound, generator=generator)
+    return module
+
+
+# ----------------------------------------------------------------------------- the stage
+
+def pool_geometry(pool: nn.Module) -> tuple[int, int]:
+    """(size, stride) of a square pool that can be unpooled: a WhatWherePool, or an
+    nn.MaxPool2d without padding, dilation or ceil_mode. ValueError otherwise."""
+    if isinstance(pool, WhatWherePool):
+        return pool.size, pool.stride
+
+    def one(value, what):
+        if isinstance(value, (tuple, list)):
+            if len(set(value)) != 1:
+                raise ValueError(f"only square pools are supported, got {what}={tuple(value)}")
+            value = value[0]
+        return int(value)
+
+    size, stride = one(pool.kernel_size, "kernel_size"), one(pool.stride or pool.kernel_size, "stride")
+    if one(pool.padding, "padding") != 0 or one(pool.dilation, "dilation") != 1 or pool.ceil_mode:
+        raise ValueError(f"max pools with padding, dilation or ceil_mode cannot be unpooled here ({pool})")
+    return size, stride
+
+
+def _padding(conv: nn.Conv2d) -> tuple[int, int] | str:
+    return (0, 0) if conv.padding == "valid" else conv.padding
+
+
+def keeps_size(conv: nn.Conv2d) -> bool:
+    """Whether a convolution maps an H x W map to H x W (stride 1, 'same' padding)."""
+    if tuple(conv.stride) != (1, 1):
+        return False
+    padding = _padding(conv)
+    if padding == "same":
+        return True
+    return all(d * (k - 1) == 2 * p for k, d, p in zip(conv.kernel_size, conv.dilation, padding))
+
+
+def mirror_conv(conv: nn.Conv2d) -> nn.Module:
+    """The deconvolution of `conv`: from its output channels back to its input channels, at
+    its input size. A size-preserving convolution is mirrored by a same-padded Conv2d (a
+    stride-1 deconvolution is a convolution), a resizing one by its ConvTranspose2d."""
+    if keeps_size(conv):
+        return nn.Conv2d(conv.out_channels, conv.in_channels, conv.kernel_size, padding=_padding(conv),
+                         dilation=conv.dilation, groups=conv.groups)
+    padding = _padding(conv)
+    if padding == "same":  # torch refuses 'same' with a stride, so this is only for safety
+        raise ValueError(f"{conv}: 'same' padding with a stride cannot be mirrored; use explicit padding")
+    return nn.ConvTranspose2d(conv.out_channels, conv.in_channels, conv.kernel_size, stride=conv.stride,
+                              padding=padding, dilation=conv.dilation, groups=conv.groups)
+
+
+class MirrorDecoder(nn.Module):
+    """The decoding half of a what-where stage: the encoder's modules mirrored in reverse.
+
+    Every pool becomes an unpooling (`unpool`: 'where' at the encoder's switches or soft
+    positions, 'fixed' at the top-left of every region, 'upsample' over the whole region),
+    every convolution its `mirror_conv`, followed by batch normalisation (`batchnorm`) and
+    ReLU, except the mirror of the stage's first convolution when it gives the image
+    (`to_image`): that one is linear. Elementwise encoder modules are not mirrored.
+    `deconvs[i]` mirrors the i-th convolution of the encoder."""
+
+    def __init__(self, encoder: Sequence[nn.Module], *, unpool: str = "where", to_image: bool = False,
+                 batchnorm: bool = False):
+        super().__init__()
+        if unpool not in WhatWhereUnpool.MODES:
+            raise ValueError(f"unpool mode {unpool!r}: choose one of {', '.join(WhatWhereUnpool.MODES)}")
+        modules = list(encoder)
+        first_conv = next((i for i, m in enumerate(modules) if isinstance(m, nn.Conv2d)), None)
+        if first_conv is None:
+            raise ValueError("a what-where stage needs at least one convolution")
+        deconvs, norms, unpools = [], [], []
+        # (is_pool, index into deconvs/unpools, position in the encoder, relu, transpose)
+        steps: list[tuple[bool, int, int, bool, bool]] = []
+        for position, module in enumerate(modules):
+            if isinstance(module, nn.Conv2d):
+                output = to_image and position == first_conv
+                deconv = mirror_conv(module)
+                deconvs.append(deconv)
+                norms.append(nn.BatchNorm2d(module.in_channels) if batchnorm and not output else nn.Identity())
+                steps.append((False, len(deconvs) - 1, position, not output, isinstance(deconv, nn.ConvTranspose2d)))
+            elif isinstance(module, POOLS):
+                size, stride = pool_geometry(module)
+                unpools.append(WhatWhereUnpool(size, stride, mode=unpool))
+                steps.append((True, len(unpools) - 1, position, False, False))
+        self.deconvs = nn.ModuleList(deconvs)
+        self.norms = nn.ModuleList(norms)
+        self.unpools = nn.ModuleList(unpools)
+        self.steps = steps
+        self.mode, self.to_image = unpool, to_image
+
+    def forward(self, what: torch.Tensor, wheres: Sequence[torch.Tensor | None] | None,
+                sizes: Sequence[torch.Size]) -> torch.Tensor:
+        """The stage's input reconstructed from its "what"; `wheres` (one per pool, ignored by
+        'fixed' and 'upsample') and `sizes` (the input size of every encoder module) come
+        from `WhatWhereStage.encode`."""
+        a = what
+        for is_pool, index, position, relu, transpose in reversed(self.steps):
+            size = sizes[position]
+            if is_pool:
+                a = self.unpools[index](a, None if wheres is None else wheres[index], size)
+            else:
+                deconv = self.deconvs[index]
+                a = deconv(a, output_size=list(size[-2:])) if transpose else deconv(a)
+                a = self.norms[index](a)
+                if relu:
+                    a = F.relu(a)
+        return a
+
+
+class WhatWhereStage(nn.Module):
+    """One what-where auto-encoder stage: the building block of the SWWAE (Zhao et al.
+    section 3) and of the decoding pathways of augmented classifiers (Zhang et al. Fig. 1).
+
+        encode:  what, wheres = pools(convs(x))          each pool keeps its "where"
+        decode:  x~ = mirror(what~, wheres)              see `MirrorDecoder`
+
+    `encoder`: the stage's modules in the order they run: convolutions, elementwise modules
+    (ReLU, batch norm, dropout) and pools (nn.MaxPool2d, hard; or WhatWherePool, hard or
+    soft). An nn.Sequential is used as it is (an existing classifier's modules are shared,
+    not copied). `generator` draws the decoder's initial weights (the encoder's are left as
+    they are). `unpool`, `to_image`, `batchnorm`: see `MirrorDecoder`.
+    """
+
+    def __init__(self, encoder: nn.Sequential | Sequence[nn.Module], *, unpool: str = "where",
+                 to_image: bool = False, batchnorm: bool = False, generator: torch.Generator | None = None):
+        super().__init__()
+        self.encoder = encoder if isinstance(encoder, nn.Sequential) else nn.Sequential(*encoder)
+        # per module: None (no pool), "what-where" (a WhatWherePool) or (size, stride) of an nn.MaxPool2d
+        self._pools = [pool_geometry(m) if isinstance(m, nn.MaxPool2d) else
+                       "what-where" if isinstance(m, WhatWherePool) else None for m in self.encoder]
+        self.decoder = init_parameters(MirrorDecoder(self.encoder, unpool=unpool, to_image=to_image,
+                                                     batchnorm=batchnorm), generator)
+
+    @property
+    def pool(self) -> nn.Module | None:
+        """The pool that closes the stage (None when it has none)."""
+        pools = [m for m in self.encoder if isinstance(m, POOLS)]
+        return pools[-1] if pools else None
+
+    @property
+    def out_channels(self) -> int:
+        return [m for m in self.encoder if isinstance(m, nn.Conv2d)][-1].out_channels
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Size]]:
+        """(what, wheres: one per pool, sizes: the input size of every encoder module)."""
+        wheres, sizes = [], []
+        a = x
+        for module, pool in zip(self.encoder, self._pools):
+            sizes.append(a.shape)
+            if pool is None:
+                a = module(a)
+            else:
+                a, where = module(a) if pool == "what-where" else hard_pool(a, *pool)
+                wheres.append(where)
+        return a, wheres, sizes
+
+    def decode(self, what: torch.Tensor, wheres: Sequence[torch.Tensor | None] | None,
+               sizes: Sequence[torch.Size]) -> torch.Tensor:
+        """The stage's input reconstructed from (what, wheres) at the encoder's `sizes`."""
+        return self.decoder(what, wheres, sizes)
+
+
+# ----------------------------------------------------------------------------- the SWWAE
 
 @dataclass
 class Code:
     """What the encoder produces: the "what" of every stage (x_0 = x, ..., x_M), the "where"
-    of every pool (None for a stage without a pool), the pre-pool sizes, and class scores."""
+    of every stage's pool (None for a stage without a pool), the input sizes of every
+    stage's modules, and the class scores (None when not asked for or without fc layers)."""
 
     whats: list[torch.Tensor]
     wheres: list[torch.Tensor | None]
-    sizes: list[tuple[int, int]]
+    sizes: list[list[torch.Size]]
     logits: torch.Tensor | None
 
 
-class _Stage(nn.Module):
-    """One encoder stage (convs + pool) and its decoder mirror (unpool + deconvs)."""
+@dataclass
+class SWWAEConfig:
+    """An SWWAE (see `SWWAE`); the default is Zhao et al.'s MNIST architecture."""
 
-    def __init__(self, in_channels: int, convs: list[specs.Conv], pool: specs.Pool | None, *, soft: bool,
-                 beta: float, unpool: str, batchnorm: bool, last: bool):
-        super().__init__()
-        channels = [in_channels] + [c.maps for c in convs]
-        self.encoder = nn.ModuleList()
-        for c_in, conv in zip(channels[:-1], convs):
-            self.encoder.append(_conv(c_in, conv.maps, conv.kernel, batchnorm, relu=True))
-        self.pool = WhatWherePool(pool.size, soft=soft, beta=beta) if pool is not None else None
-        self.unpool = WhatWhereUnpool(pool.size, mode=unpool) if pool is not None else None
-        self.decoder = nn.ModuleList()
-        for i, conv in reversed(list(enumerate(convs))):
-            output_layer = last and i == 0
-            self.decoder.append(_conv(conv.maps, channels[i], conv.kernel, batchnorm and not output_layer,
-                                      relu=not output_layer))
-        self.out_channels = channels[-1]
-
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, tuple[int, int]]:
-        z = x
-        for layer in self.encoder:
-            z = layer(z)
-        size = (z.shape[-2], z.shape[-1])
-        if self.pool is None:
-            return z, None, size
-        what, where = self.pool(z)
-        return what, where, size
-
-    def decode(self, what: torch.Tensor, where: torch.Tensor | None, size: tuple[int, int]) -> torch.Tensor:
-        z = what if self.unpool is None else self.unpool(what, where, size)
-        for layer in self.decoder:
-            z = layer(z)
-        return z
+    spec: str = "(64)5c-2p-(64)3c-2p-(64)3c-2p-10fc"
+    in_channels: int = 1
+    input_size: int = 32
+    pooling: str = "hard"
+    beta: float = 100.0
+    unpool: str = "where"
+    dropout: float = 0.0
+    batchnorm: bool = False
+    lambda_nll: float = 1.0
+    lambda_rec: float = 1.0
+    lambda_mid: float = 1.0
 
 
-def _conv(c_in: int, c_out: int, kernel: int, batchnorm: bool, relu: bool) -> nn.Sequential:
-    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, kernel, padding="same")]
-    if batchnorm:
-        layers.append(nn.BatchNorm2d(c_out))
-    if relu:
-        layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
+@register("swwae")
 class SWWAE(nn.Module):
     """Stacked what-where auto-encoder built from one architecture string.
 
@@ -99,20 +271,32 @@ class SWWAE(nn.Module):
     spec : e.g. '(64)5c-2p-(64)3c-2p-(64)3c-2p-10fc' (Zhao et al.'s notation).
     in_channels, input_size : the square input (checked against the spec at construction).
     pooling : 'hard' (max + switches) or 'soft' (eqs. 3-4 with temperature `beta` > 0).
-    unpool : 'where' (unpool with the encoder's "where") or 'upsample' (the no-where baseline).
+    unpool : 'where' (unpool with the encoder's "where"), 'upsample' (the no-where baseline)
+        or 'fixed' (top-left switches).
     dropout : dropout probability on the inputs of the fully connected layers.
     batchnorm : spatial batch normalisation after every conv, in both pathways.
     lambda_nll, lambda_rec, lambda_mid : the weights of eq. 1 (lambda_NLL, lambda_L2rec, lambda_L2M).
+    generator : draws every initial weight (PyTorch's default distributions); without it
+        PyTorch's global RNG is used.
+
+    The protocol: `encode(x) -> Code`, `decode(code) -> x~`, `reconstruct(x) -> x~` (also
+    `forward`), `classify(x) -> class scores`, `loss(x, y=None, labelled=None, generator=None)`;
+    `decode_stages(code)` gives every stage's reconstruction [x~_0, ..., x~_M].
     """
 
-    def __init__(self, spec: str, *, in_channels: int = 1, input_size: int = 32, pooling: str = "hard",
-                 beta: float = 100.0, unpool: str = "where", dropout: float = 0.0, batchnorm: bool = False,
-                 lambda_nll: float = 1.0, lambda_rec: float = 1.0, lambda_mid: float = 1.0):
+    Config = SWWAEConfig
+
+    def __init__(self, spec: str = SWWAEConfig.spec, *, in_channels: int = 1, input_size: int = 32,
+                 pooling: str = "hard", beta: float = 100.0, unpool: str = "where", dropout: float = 0.0,
+                 batchnorm: bool = False, lambda_nll: float = 1.0, lambda_rec: float = 1.0, lambda_mid: float = 1.0,
+                 generator: torch.Generator | None = None):
         super().__init__()
         if pooling not in ("hard", "soft"):
             raise ValueError(f"pooling {pooling!r}: choose 'hard' or 'soft'")
         if pooling == "soft" and not beta > 0:
             raise ValueError(f"beta must be > 0 for soft pooling, got {beta}")
+        if unpool not in WhatWhereUnpool.MODES:
+            raise ValueError(f"unpool mode {unpool!r}: choose one of {', '.join(WhatWhereUnpool.MODES)}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         if min(lambda_nll, lambda_rec, lambda_mid) < 0:
@@ -120,8 +304,9 @@ class SWWAE(nn.Module):
         self.spec = spec
         self.layers = specs.parse(spec)
         shapes = specs.check(self.layers, input_size, in_channels)
-        self.in_channels, self.input_size = in_channels, input_size
+        self.in_channels, self.input_size = int(in_channels), int(input_size)
         self.pooling, self.beta, self.unpool_mode = pooling, float(beta), unpool
+        self.dropout, self.batchnorm = float(dropout), bool(batchnorm)
         self.lambda_nll, self.lambda_rec, self.lambda_mid = float(lambda_nll), float(lambda_rec), float(lambda_mid)
 
         conv_part = [layer for layer in self.layers if not isinstance(layer, specs.FC)]
@@ -144,11 +329,19 @@ class SWWAE(nn.Module):
         self.stages = nn.ModuleList()
         channels = in_channels
         for i, (stage_convs, pool) in enumerate(groups):
-            stage = _Stage(channels, stage_convs, pool, soft=pooling == "soft", beta=beta, unpool=unpool,
-                           batchnorm=batchnorm, last=i == 0)
-            self.stages.append(stage)
-            channels = stage.out_channels
-        top = shapes[len(conv_part) - 1] if conv_part else None
+            modules: list[nn.Module] = []
+            for conv in stage_convs:
+                modules.append(nn.Conv2d(channels, conv.maps, conv.kernel, padding="same"))
+                if batchnorm:
+                    modules.append(nn.BatchNorm2d(conv.maps))
+                modules.append(nn.ReLU())
+                channels = conv.maps
+            if pool is not None:
+                modules.append(WhatWherePool(pool.size, soft=pooling == "soft", beta=beta))
+            encoder = init_parameters(nn.Sequential(*modules), generator)
+            self.stages.append(WhatWhereStage(encoder, unpool=unpool, to_image=i == 0, batchnorm=batchnorm,
+                                              generator=generator))
+        top = shapes[len(conv_part) - 1]
         self.top_shape = (top.channels, top.size, top.size)
         self.classifier = None
         if fcs:
@@ -161,10 +354,22 @@ class SWWAE(nn.Module):
                 if j < len(fcs) - 1:
                     layers.append(nn.ReLU())
                 width = fc.units
-            self.classifier = nn.Sequential(*layers)
+            self.classifier = init_parameters(nn.Sequential(*layers), generator)
             self.n_classes = fcs[-1].units
         else:
             self.n_classes = 0
+
+    @classmethod
+    def from_config(cls, config: SWWAEConfig, generator: torch.Generator | None = None) -> "SWWAE":
+        return cls(config.spec, in_channels=config.in_channels, input_size=config.input_size,
+                   pooling=config.pooling, beta=config.beta, unpool=config.unpool, dropout=config.dropout,
+                   batchnorm=config.batchnorm, lambda_nll=config.lambda_nll, lambda_rec=config.lambda_rec,
+                   lambda_mid=config.lambda_mid, generator=generator)
+
+    @property
+    def config(self) -> SWWAEConfig:
+        return SWWAEConfig(self.spec, self.in_channels, self.input_size, self.pooling, self.beta, self.unpool_mode,
+                           self.dropout, self.batchnorm, self.lambda_nll, self.lambda_rec, self.lambda_mid)
 
     # ------------------------------------------------------------------ the two pathways
 
@@ -174,67 +379,96 @@ class SWWAE(nn.Module):
             raise ValueError(f"SWWAE({self.spec!r}) expects N x {' x '.join(map(str, expected))} input, "
                              f"got {tuple(x.shape)}")
 
-    def encode(self, x: torch.Tensor, classify: bool = True) -> Code:
-        """Convnet: x_0 = x; x_m, w_m = pool(convs(x_{m-1})); class scores from x_M."""
+    def _scores(self, top: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        """The fc layers on x_M; in training, dropout masks come from `generator` when given."""
+        h = top
+        for module in self.classifier:
+            if isinstance(module, nn.Dropout) and self.training and generator is not None and module.p > 0:
+                keep = 1.0 - module.p
+                h = h * torch.empty_like(h).bernoulli_(keep, generator=generator) * (1.0 / keep)
+            else:
+                h = module(h)
+        return h
+
+    def _encode(self, x: torch.Tensor, logits: bool, generator: torch.Generator | None) -> Code:
         self._check_input(x)
         whats, wheres, sizes = [x], [], []
         for stage in self.stages:
-            what, where, size = stage.encode(whats[-1])
+            what, stage_wheres, stage_sizes = stage.encode(whats[-1])
             whats.append(what)
-            wheres.append(where)
-            sizes.append(size)
-        logits = self.classifier(whats[-1]) if (classify and self.classifier is not None) else None
-        return Code(whats, wheres, sizes, logits)
+            wheres.append(stage_wheres[-1] if stage_wheres else None)
+            sizes.append(stage_sizes)
+        scores = self._scores(whats[-1], generator) if (logits and self.classifier is not None) else None
+        return Code(whats, wheres, sizes, scores)
 
-    def decode(self, code: Code) -> list[torch.Tensor]:
-        """Deconvnet: x~_M = x_M, x~_{m-1} = deconv_m(unpool(x~_m, w_m)); returns [x~_0 .. x~_M]."""
+    def encode(self, x: torch.Tensor, logits: bool = True) -> Code:
+        """Convnet: x_0 = x; x_m, w_m = pool(convs(x_{m-1})); class scores from x_M (unless
+        `logits=False`, or the spec has no fc layer)."""
+        return self._encode(x, logits, None)
+
+    def decode_stages(self, code: Code) -> list[torch.Tensor]:
+        """Deconvnet: x~_M = x_M, x~_{m-1} = deconv_m(unpool(x~_m, w_m)); returns [x~_0 .. x~_M]
+        (the L2M term compares x~_m with x_m)."""
         if len(code.wheres) != len(self.stages):
             raise ValueError(f"the code has {len(code.wheres)} 'where' tensors; this SWWAE has {len(self.stages)} stages")
         tilde = [code.whats[-1]]
-        for stage, where, size in zip(reversed(self.stages), reversed(code.wheres), reversed(code.sizes)):
-            tilde.insert(0, stage.decode(tilde[0], where, size))
+        for stage, where, sizes in zip(reversed(self.stages), reversed(code.wheres), reversed(code.sizes)):
+            tilde.insert(0, stage.decode(tilde[0], [where], sizes))
         return tilde
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
-        """(class scores or None, reconstruction x~)."""
-        code = self.encode(x)
-        return code.logits, self.decode(code)[0]
+    def decode(self, code: Code) -> torch.Tensor:
+        """The reconstruction x~ = x~_0 of the input the code came from."""
+        return self.decode_stages(code)[0]
 
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x, classify=False))[0]
+        """x~ of x (the fc layers are not run)."""
+        return self.decode(self.encode(x, logits=False))
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """Class scores (N x n_classes) from the fc layers on x_M."""
+        if self.classifier is None:
+            raise ValueError(f"SWWAE({self.spec!r}) has no fully connected layer to give class scores; "
+                             "end its spec with e.g. '-10fc'")
+        return self.encode(x).logits
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The reconstruction x~, as every autoencoder's forward (class scores: `classify`)."""
+        return self.reconstruct(x)
 
     # ------------------------------------------------------------------ eqs. 1-2
 
-    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None,
-             labelled: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        """Named terms of eq. 1 and their weighted sum 'total'.
+    def loss(self, x: torch.Tensor, y: torch.Tensor | None = None, labelled: torch.Tensor | None = None,
+             generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """Named terms of eq. 1 and their weighted sum 'total':
+        'classification' (L_NLL), 'reconstruction' (L2rec), 'reconstruction_middle' (L2M).
 
         y : class labels (N); entries of unlabelled examples are ignored (may be -1).
         labelled : bool mask (N) of examples whose label counts; default all when y is
             given (or y >= 0 where y has -1 entries). Unlabelled examples contribute only
-            the reconstruction terms. Without any y the NLL term is 0 (unsupervised).
+            the reconstruction terms. Without any y the classification term is 0 (unsupervised).
+        generator : draws the dropout masks of the fc layers (in training mode).
         """
         use_nll = self.lambda_nll > 0 and y is not None and self.classifier is not None
         use_rec = self.lambda_rec > 0 or self.lambda_mid > 0
         if not use_nll and not use_rec:
             raise ValueError("nothing to learn: lambda_nll > 0 needs labels y and an fc layer, "
                              "or lambda_rec / lambda_mid must be > 0")
-        code = self.encode(x, classify=use_nll)
+        code = self._encode(x, use_nll, generator)
         zero = x.new_zeros(())
-        terms = {"nll": zero, "l2rec": zero, "l2m": zero}
+        terms = {"classification": zero, "reconstruction": zero, "reconstruction_middle": zero}
         if use_nll:
             if y.shape != (x.shape[0],):
                 raise ValueError(f"y must hold one label per example ({x.shape[0]}), got shape {tuple(y.shape)}")
             mask = (y >= 0) if labelled is None else labelled.to(torch.bool)
             per_example = F.cross_entropy(code.logits, y.clamp(min=0), reduction="none")
             weight = mask.to(per_example.dtype)
-            terms["nll"] = (per_example * weight).sum() / weight.sum().clamp(min=1.0)
+            terms["classification"] = (per_example * weight).sum() / weight.sum().clamp(min=1.0)
         if use_rec:
-            tilde = self.decode(code)
-            terms["l2rec"] = F.mse_loss(tilde[0], x)
+            tilde = self.decode_stages(code)
+            terms["reconstruction"] = F.mse_loss(tilde[0], x)
             mids = [F.mse_loss(t, w) for t, w in zip(tilde[1:-1], code.whats[1:-1])]
             if mids:
-                terms["l2m"] = torch.stack(mids).sum()
-        terms["total"] = (self.lambda_nll * terms["nll"] + self.lambda_rec * terms["l2rec"]
-                          + self.lambda_mid * terms["l2m"])
+                terms["reconstruction_middle"] = torch.stack(mids).sum()
+        terms["total"] = (self.lambda_nll * terms["classification"] + self.lambda_rec * terms["reconstruction"]
+                          + self.lambda_mid * terms["reconstruction_middle"])
         return terms

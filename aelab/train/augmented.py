@@ -1,89 +1,44 @@
 """Training classifiers augmented with decoding pathways: Zhang et al. section 4.1.
 
     1. the encoding pathway is the pretrained classifier; decoders start from Gaussian
-       random initialisation (torch's default init here);
+       random initialisation (torch's default init here, drawn from the network's generator);
     2. with the classification pathway fixed, train the layer-wise decoders of
        SAE-layerwise (every macro-layer in parallel: one summed loss, detached inputs);
     3. for SAE-first/all, initialise the stacked decoders with the layer-wise ones and
        train them, the classification pathway still fixed (skipped for SAE-layerwise);
     4. fine-tune everything together on C(x, y) + lambda U(x) with a reduced learning rate.
 
-All steps use mini-batch SGD with momentum 0.9 in the paper (`StepConfig.optimizer='sgd'`);
-'adam' is offered for the lab's short runs. Data stay on their device; batches are
-shuffled index sets drawn on that device; the loss is accumulated on the device and read
-once per epoch (no per-batch host synchronisation).
+Every step trains through the one loop, `aelab.train.loop.fit`, configured by a `FitConfig`:
+the paper's mini-batch SGD with momentum 0.9 is `step_config()`'s default; 'adam' is offered
+for the lab's short runs. Fixing the classification pathway is `fit(..., parameters=the
+decoders')` with the classifier's parameters frozen. Every trainer returns the loop's
+history (one metrics dict per epoch) and hears from the caller through `Callbacks`.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from aelab.models.augmented import AugmentedNetwork
+from aelab.train.loop import Callbacks, FitConfig, fit
 
-OPTIMIZERS = ("sgd", "adam")
-Progress = Callable[[int, int, str], None]
-
-
-@dataclass(frozen=True)
-class StepConfig:
-    """One optimisation step of the procedure: epochs over the data, batch size, learning rate."""
-
-    epochs: int = 1
-    batch_size: int = 64
-    lr: float = 0.01
-    optimizer: str = "sgd"
-    momentum: float = 0.9
-
-    def __post_init__(self):
-        if self.epochs < 0 or self.batch_size <= 0 or not self.lr > 0:
-            raise ValueError(f"epochs >= 0, batch_size > 0 and lr > 0 are needed, got {self}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer {self.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+Objective = Callable[[AugmentedNetwork, torch.Tensor], "torch.Tensor | dict[str, torch.Tensor]"]
 
 
-def _optimizer(params: Iterable[nn.Parameter], step: StepConfig) -> torch.optim.Optimizer:
-    params = [p for p in params if p.requires_grad]
-    if not params:
-        raise ValueError("nothing to train: no parameter requires a gradient")
-    if step.optimizer == "adam":
-        return torch.optim.Adam(params, lr=step.lr)
-    return torch.optim.SGD(params, lr=step.lr, momentum=step.momentum)
-
-
-def fit(params: Iterable[nn.Parameter], loss_fn: Callable[[torch.Tensor, torch.Tensor | None], torch.Tensor],
-        x: torch.Tensor, y: torch.Tensor | None, step: StepConfig, *, generator: torch.Generator | None = None,
-        progress: Progress | None = None, check_stop: Callable[[], None] | None = None,
-        desc: str = "training") -> list[float]:
-    """Minimise loss_fn(x_batch, y_batch) over shuffled mini-batches; return the mean loss per epoch."""
-    if len(x) == 0:
-        raise ValueError("no training examples")
-    optimizer = _optimizer(params, step)
-    n = len(x)
-    batches = -(-n // step.batch_size)
-    losses = []
-    for epoch in range(step.epochs):
-        order = torch.randperm(n, generator=generator, device=x.device) if generator is not None \
-            else torch.randperm(n, device=x.device)
-        running = torch.zeros((), device=x.device)
-        for b in range(batches):
-            index = order[b * step.batch_size:(b + 1) * step.batch_size]
-            loss = loss_fn(x[index], None if y is None else y[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            running += loss.detach() * len(index)
-            if check_stop is not None and b % 20 == 0:
-                check_stop()
-        losses.append(float(running) / n)  # one host read per epoch
-        if progress is not None:
-            progress(epoch + 1, step.epochs, desc)
-    return losses
+def step_config(epochs: int = 1, batch_size: int = 64, lr: float = 0.01, optimizer: str = "sgd",
+                momentum: float = 0.9) -> FitConfig:
+    """One optimisation step of the procedure as a `FitConfig`, with section 4.1's defaults
+    (mini-batch SGD, momentum 0.9; momentum applies to SGD only). Checked at once."""
+    config = FitConfig(epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+                       momentum=momentum if optimizer == "sgd" else 0.0)
+    config.check()
+    return config
 
 
 @torch.no_grad()
@@ -101,10 +56,16 @@ def error_rate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: i
     return 100.0 * float((predict(model, x, batch_size) != y).float().mean())
 
 
-def train_classifier(classifier: nn.Module, x: torch.Tensor, y: torch.Tensor, step: StepConfig, **kw) -> list[float]:
+def train_classifier(classifier: nn.Module, x: torch.Tensor, y: torch.Tensor, config: FitConfig, *,
+                     generator: torch.Generator | None = None, callbacks: Callbacks | None = None,
+                     description: str = "classifier") -> list[dict[str, float]]:
     """Train (or fine-tune: the baseline of step 4) a classifier on cross-entropy C(x, y)."""
-    classifier.train()
-    return fit(classifier.parameters(), lambda xb, yb: F.cross_entropy(classifier(xb), yb), x, y, step, **kw)
+
+    def loss(xb: torch.Tensor, yb: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        c = F.cross_entropy(classifier(xb), yb)
+        return {"classification": c, "total": c}
+
+    return fit(classifier, loss, (x, y), config, generator=generator, callbacks=callbacks, description=description)
 
 
 class _Frozen:
@@ -123,60 +84,82 @@ class _Frozen:
             p.requires_grad_(flag)
 
 
-def train_decoders(net: AugmentedNetwork, x: torch.Tensor, step: StepConfig,
-                   objective: Callable[[AugmentedNetwork, torch.Tensor], torch.Tensor] | None = None,
-                   **kw) -> list[float]:
+def decoder_terms(net: AugmentedNetwork, x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """U(x) of the decoders alone, on the fixed encoder's activations: the network's
+    reconstruction terms plus the fc decoders' layer-wise terms (when it has them)."""
+    with torch.no_grad():
+        enc = net.encode(x)
+    terms = {**net.reconstruction_terms(enc), **net.fc_terms(enc)}
+    total = torch.stack(list(terms.values())).sum()
+    return {**terms, "reconstruction": total, "total": total}
+
+
+def train_decoders(net: AugmentedNetwork, x: torch.Tensor, config: FitConfig, objective: Objective | None = None, *,
+                   generator: torch.Generator | None = None, callbacks: Callbacks | None = None,
+                   description: str = "decoders") -> list[dict[str, float]]:
     """Train the decoders only, the classification pathway fixed (steps 2 and 3).
 
-    `objective(net, x_batch)` defaults to the network's U(x) (its reconstruction terms,
-    plus the fc decoders' layer-wise terms when it has them)."""
+    `objective(net, x_batch)` defaults to `decoder_terms`; it may return a dict of named
+    terms with a 'total', or one tensor (the total)."""
+    objective = objective or decoder_terms
 
-    def default(model: AugmentedNetwork, xb: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            enc = model.encode(xb)
-        terms = {**model.reconstruction_terms(enc), **model.fc_terms(enc)}
-        return torch.stack(list(terms.values())).sum()
+    def loss(xb: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        out = objective(net, xb)
+        return out if isinstance(out, dict) else {"total": out}
 
-    objective = objective or default
-    net.train()
     with _Frozen(net):
-        return fit(net.decoder_parameters(), lambda xb, _: objective(net, xb), x, None, step, **kw)
+        return fit(net, loss, x, config, parameters=net.decoder_parameters(), generator=generator,
+                   callbacks=callbacks, description=description)
 
 
-def finetune(net: AugmentedNetwork, x: torch.Tensor, y: torch.Tensor, step: StepConfig, **kw) -> list[float]:
+def finetune(net: AugmentedNetwork, x: torch.Tensor, y: torch.Tensor, config: FitConfig, *,
+             generator: torch.Generator | None = None, callbacks: Callbacks | None = None,
+             description: str = "fine-tune") -> list[dict[str, float]]:
     """Step 4: all pathways together on eq. 2, C(x, y) + lambda U(x)."""
-    net.train()
-    return fit(net.parameters(), lambda xb, yb: net.loss(xb, yb)["total"], x, y, step, **kw)
+    return fit(net, net.loss, (x, y), config, generator=generator, callbacks=callbacks, description=description)
 
 
 @dataclass(frozen=True)
 class ProcedureConfig:
     """Steps 2-4 of section 4.1 (step 1 is the trained classifier itself)."""
 
-    layerwise: StepConfig = StepConfig(epochs=1, lr=1e-3, optimizer="adam")
-    stacked: StepConfig = StepConfig(epochs=1, lr=1e-3, optimizer="adam")
-    finetune: StepConfig = StepConfig(epochs=1, lr=1e-3, batch_size=64)
+    layerwise: FitConfig = field(default_factory=lambda: step_config(epochs=1, lr=1e-3, optimizer="adam"))
+    stacked: FitConfig = field(default_factory=lambda: step_config(epochs=1, lr=1e-3, optimizer="adam"))
+    finetune: FitConfig = field(default_factory=lambda: step_config(epochs=1, lr=1e-3, batch_size=64))
     lam: float = 1.0
 
 
 def pretrain_layerwise(classifier: nn.Module, input_shape: Sequence[int], x: torch.Tensor, switches: str,
-                       step: StepConfig, *, invert_fc: bool = False, **kw) -> AugmentedNetwork:
+                       config: FitConfig, *, invert_fc: bool = False, generator: torch.Generator | None = None,
+                       callbacks: Callbacks | None = None, description: str | None = None) -> AugmentedNetwork:
     """Steps 1-2: an SAE/SWWAE-layerwise network on `classifier` whose decoders are trained
-    with the classifier fixed."""
-    net = AugmentedNetwork(classifier, input_shape, variant="layerwise", switches=switches,
-                           invert_fc=invert_fc).to(x.device)
-    train_decoders(net, x, step, desc=f"step 2: layer-wise decoders ({switches} switches)", **kw)
+    with the classifier fixed. `generator` draws the batches and seeds the CPU generator the
+    decoders' initial weights are drawn from (without it, PyTorch's global RNG)."""
+    net = AugmentedNetwork(classifier, input_shape, variant="layerwise", switches=switches, invert_fc=invert_fc,
+                           generator=_init_generator(generator)).to(x.device)
+    train_decoders(net, x, config, generator=generator, callbacks=callbacks,
+                   description=description or f"step 2: layer-wise decoders ({switches} switches)")
     return net
+
+
+def _init_generator(generator: torch.Generator | None) -> torch.Generator | None:
+    """A generator for initial weights (made on the CPU): a CPU generator seeded from
+    `generator` (which it advances), or None."""
+    if generator is None:
+        return None
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator, device=generator.device))
+    return torch.Generator().manual_seed(seed)
 
 
 def augment(classifier: nn.Module, input_shape: Sequence[int], x: torch.Tensor, y: torch.Tensor, *,
             variant: str, switches: str, procedure: ProcedureConfig,
             layerwise: AugmentedNetwork | None = None, gammas: Sequence[float] | None = None,
-            **kw) -> AugmentedNetwork:
+            generator: torch.Generator | None = None, callbacks: Callbacks | None = None) -> AugmentedNetwork:
     """Steps 1-4 for one variant; pass an already trained `layerwise` network (step 2, same
     switches) to share it between variants. The classifier is copied, never changed."""
     if layerwise is None:
-        layerwise = pretrain_layerwise(classifier, input_shape, x, switches, procedure.layerwise, **kw)
+        layerwise = pretrain_layerwise(classifier, input_shape, x, switches, procedure.layerwise,
+                                       generator=generator, callbacks=callbacks)
     elif layerwise.switches != switches:
         raise ValueError(f"the layer-wise network uses {layerwise.switches} switches, not {switches}")
     if variant == "layerwise":
@@ -188,6 +171,8 @@ def augment(classifier: nn.Module, input_shape: Sequence[int], x: torch.Tensor, 
         net = AugmentedNetwork(classifier, input_shape, variant=variant, switches=switches, lam=procedure.lam,
                                gammas=gammas).to(x.device)
         net.init_decoders_from(layerwise)                                                      # step 3
-        train_decoders(net, x, procedure.stacked, desc=f"step 3: {variant} decoders ({switches})", **kw)
-    finetune(net, x, y, procedure.finetune, desc=f"step 4: fine-tune {variant} ({switches})", **kw)  # step 4
+        train_decoders(net, x, procedure.stacked, generator=generator, callbacks=callbacks,
+                       description=f"step 3: {variant} decoders ({switches})")
+    finetune(net, x, y, procedure.finetune, generator=generator, callbacks=callbacks,           # step 4
+             description=f"step 4: fine-tune {variant} ({switches})")
     return net

@@ -1,86 +1,230 @@
-"""Checkpoints: a model's weights (safetensors) beside its JSON config.
+"""Checkpoints: a model (safetensors + JSON config) and, for training runs, the loop's state.
 
-`save_checkpoint(folder, model, config)` writes `weights.safetensors` and `config.json`;
-`load_weights(folder)` reads tensors back without unpickling anything, and
-`load_into(model, folder)` checks every name and shape before copying, so a mismatched
-checkpoint fails with a message listing the differences instead of a half-loaded model.
+    save_checkpoint(folder, model)                    # weights.safetensors + config.json
+    save_checkpoint(folder, model, state=loop_state, train={...})   # + state.safetensors + state.json
+    ck = load_checkpoint(folder)                      # ck.model rebuilt from config.json, ck.state, ck.train
+    fit(ck.model, ..., resume=ck.state)               # continues exactly where the run stopped
+
+A registered model's config.json is the registry's (`aelab.models.registry.load_model` can
+rebuild it alone); `train` settings sit beside it under "train". Nothing is unpickled: the
+optimizer's tensors, the generator's state and the sampler's state go to
+`state.safetensors`, everything else to `state.json`. The files of one checkpoint are
+written as one unit (`aelab.fileio.commit_files`: parts, then a journal, then renames), so a
+run killed at any moment leaves the previous checkpoint or the new one, never a mix, and no
+temporary files once the next writer or reader has run (`recover`, `remove_stale_parts`).
+Each file also carries the epoch, so a folder mixed by other means is still detected.
+`load_into(model, folder)` checks every name and shape before copying; a damaged state
+(unreadable JSON, shapes that do not fit the model, non-finite values) is a `CheckpointError`
+naming the file.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 
-from aelab.fileio import atomic_path, read_json, write_json_atomic
+from safetensors.torch import save as safetensors_bytes
+
+from aelab.fileio import commit_files, read_json, recover, remove_stale_parts, to_json
+from aelab.models.registry import (CONFIG, WEIGHTS, CheckpointError, config_dict, config_from_dict, entry,
+                                   load_state, read_config_json, read_tensors, state_tensors)
+from aelab.train.loop import LoopState
 from aelab.train.records import as_dict
 
-WEIGHTS = "weights.safetensors"
-CONFIG = "config.json"
+STATE = "state.safetensors"
+STATE_JSON = "state.json"
+
+__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint", "load_config", "load_into",
+           "load_weights", "tidy"]
 
 
-class CheckpointError(ValueError):
-    """A checkpoint is missing, unreadable or does not match the model."""
+@dataclass
+class Checkpoint:
+    model: torch.nn.Module
+    state: LoopState | None
+    train: dict[str, Any]
+    folder: Path
 
 
-def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: Any,
+def _flatten_optimizer(optimizer: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, values in optimizer.get("state", {}).items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optimizer.{index}.{key}"] = value.detach().contiguous().cpu()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": optimizer.get("param_groups", []), "scalars": scalars}
+
+
+def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> dict[str, Any]:
+    state: dict[int, dict[str, Any]] = {}
+    for name, value in tensors.items():
+        if name.startswith("optimizer."):
+            _, index, key = name.split(".", 2)
+            state.setdefault(int(index), {})[key] = value
+    for index, values in meta.get("scalars", {}).items():
+        state.setdefault(int(index), {}).update(values)
+    return {"state": state, "param_groups": meta.get("param_groups", [])}
+
+
+def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: Any = None, *,
+                    state: LoopState | None = None, train: dict[str, Any] | None = None,
                     extra: dict[str, torch.Tensor] | None = None) -> Path:
-    """Write weights and config atomically into `folder` (created if needed)."""
+    """Write the model (and the loop's state, when given) into `folder` (created if needed).
+
+    config: None for a registered model (its registry config is written, so `load_model`
+        can rebuild it); any JSON-able dict/dataclass for other modules.
+    train: the settings of the run (optimizer, data, seed...), kept under "train".
+    extra: more tensors saved beside the weights (as "extra.<name>").
+    """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tensors = {name: t.detach().contiguous().cpu() for name, t in model.state_dict().items()}
-    _untie_shared(tensors)
-    for name, t in (extra or {}).items():
-        tensors[f"extra.{name}"] = t.detach().contiguous().cpu()
-    with atomic_path(folder / WEIGHTS) as tmp:
-        save_file(tensors, str(tmp))
-    write_json_atomic(folder / CONFIG, as_dict(config))
+    epoch = "" if state is None else str(state.epoch)
+    files: dict[str, bytes | None] = {STATE: None, STATE_JSON: None}  # a model alone: no stale state beside it
+    if state is not None:
+        tensors, optimizer_meta = _flatten_optimizer(state.optimizer)
+        if state.generator is not None:
+            tensors["generator"] = state.generator.contiguous().cpu()
+        tensors.update({f"sampler.{k}": v.detach().contiguous().cpu() for k, v in state.sampler.items()})
+        if state.best_weights is not None:
+            tensors.update({f"best.{k}": v.detach().contiguous().cpu() for k, v in state.best_weights.items()})
+        files[STATE] = safetensors_bytes(tensors, metadata={"epoch": epoch})
+        files[STATE_JSON] = (to_json({
+            "epoch": state.epoch, "history": state.history, "start_loss": state.start_loss,
+            "best_value": state.best_value, "best_epoch": state.best_epoch, "optimizer": optimizer_meta}) + "\n").encode()
+    tensors = state_tensors(model)
+    tensors.update({f"extra.{k}": v.detach().contiguous().cpu() for k, v in (extra or {}).items()})
+    files[WEIGHTS] = safetensors_bytes(tensors, metadata={"epoch": epoch})
+    content = config_dict(model) if config is None else as_dict(config)
+    if train is not None:
+        content = {**content, "train": as_dict(train)}
+    if state is not None:
+        content = {**content, "epoch": state.epoch}
+    files[CONFIG] = (to_json(content) + "\n").encode()
+    if state is None and not (folder / STATE).exists() and not (folder / STATE_JSON).exists():
+        del files[STATE], files[STATE_JSON]
+    commit_files(folder, files)
     return folder
 
 
-def _untie_shared(tensors: dict[str, torch.Tensor]) -> None:
-    """safetensors refuses tensors that share memory (tied weights): give each its own copy."""
-    seen: dict[int, str] = {}
-    for name, t in list(tensors.items()):
-        key = t.untyped_storage().data_ptr()
-        if key in seen:
-            tensors[name] = t.clone()
-        seen.setdefault(key, name)
+def tidy(folder: str | Path) -> None:
+    """Finish a checkpoint write a killed run left half done and remove its temporary files
+    (a folder that cannot be written is left as it is; loading checks it anyway)."""
+    folder = Path(folder)
+    try:
+        recover(folder)
+        remove_stale_parts(folder)
+    except OSError:
+        pass
 
 
 def load_config(folder: str | Path) -> dict[str, Any]:
-    path = Path(folder) / CONFIG
-    if not path.exists():
-        raise CheckpointError(f"no {CONFIG} in {folder}: is this an aelab checkpoint folder?")
-    return read_json(path)
+    """The raw content of `folder/config.json` (a JSON object)."""
+    return read_config_json(folder)
 
 
 def load_weights(folder: str | Path) -> dict[str, torch.Tensor]:
-    path = Path(folder) / WEIGHTS
-    if not path.exists():
-        raise CheckpointError(f"no {WEIGHTS} in {folder}: is this an aelab checkpoint folder?")
-    try:
-        return load_file(str(path))
-    except Exception as err:  # safetensors raises its own error types
-        raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from err
+    return read_tensors(Path(folder) / WEIGHTS)
 
 
 def load_into(model: torch.nn.Module, folder: str | Path) -> dict[str, torch.Tensor]:
-    """Copy a checkpoint's weights into `model` after checking names and shapes.
-
-    Returns the checkpoint's extra tensors (saved with `extra=`), keyed without the prefix.
-    """
+    """Copy a checkpoint's weights into `model` after checking names, shapes and finiteness.
+    Returns the checkpoint's extra tensors (saved with `extra=`), keyed without the prefix."""
     tensors = load_weights(folder)
     extra = {k[len("extra."):]: v for k, v in tensors.items() if k.startswith("extra.")}
     weights = {k: v for k, v in tensors.items() if not k.startswith("extra.")}
-    expected = model.state_dict()
-    problems = [f"missing {k}" for k in expected if k not in weights]
-    problems += [f"unexpected {k}" for k in weights if k not in expected]
-    problems += [f"{k}: checkpoint {tuple(weights[k].shape)} vs model {tuple(v.shape)}"
-                 for k, v in expected.items() if k in weights and weights[k].shape != v.shape]
-    if problems:
-        raise CheckpointError(f"checkpoint {folder} does not match {type(model).__name__}: " + "; ".join(problems))
-    model.load_state_dict(weights)
+    load_state(model, weights, f"checkpoint {folder}")
     return extra
+
+
+def load_checkpoint(folder: str | Path, *, device: torch.device | str | None = None) -> Checkpoint:
+    """Rebuild the model of `folder` from its config and weights, with the loop's state when
+    the folder holds one (for `fit(..., resume=checkpoint.state)`)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder} is not a checkpoint folder (it does not exist or is not a folder)")
+    tidy(folder)
+    content = load_config(folder)
+    name, config = config_from_dict(content, str(folder / CONFIG))
+    try:
+        model = entry(name).model.from_config(config)
+    except (TypeError, ValueError) as err:  # a config.json whose values no model accepts
+        raise CheckpointError(f"{folder / CONFIG}: {err}") from None
+    model.registered_name = name
+    load_into(model, folder)
+    state = None
+    if (folder / STATE_JSON).exists() or (folder / STATE).exists():
+        state = _read_state(folder, model, content)
+    if device is not None:
+        model.to(device)
+        if state is not None and state.best_weights:
+            state.best_weights = {k: v.to(device) for k, v in state.best_weights.items()}
+    return Checkpoint(model, state, dict(content.get("train") or {}), folder)
+
+
+def _read_state(folder: Path, model: torch.nn.Module, content: dict[str, Any]) -> LoopState:
+    """The loop state of `folder`, checked: readable, one epoch, shapes that fit `model`, finite."""
+    path = folder / STATE_JSON
+    if not path.exists():
+        raise CheckpointError(f"{folder} has {STATE} but no {STATE_JSON}: the training state is incomplete")
+    try:
+        meta = read_json(path)
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is not readable JSON: {err}") from None
+    tensors = read_tensors(folder / STATE)
+    epochs = {str(meta.get("epoch")) if isinstance(meta, dict) else "?", _metadata_epoch(folder / STATE),
+              _metadata_epoch(folder / WEIGHTS), str(content.get("epoch"))}
+    if len(epochs) != 1:
+        raise CheckpointError(f"{folder} holds files from different epochs ({sorted(epochs)}): "
+                              "they were not written by one checkpoint; resume from an earlier copy or start over")
+    try:
+        epoch = meta["epoch"]
+        if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
+            raise ValueError(f"epoch must be a whole number >= 0, found {epoch!r}")
+        history = meta.get("history", [])
+        if not isinstance(history, list) or not all(isinstance(h, dict) for h in history):
+            raise ValueError("history must be a list of objects")
+        optimizer = _unflatten_optimizer(tensors, meta["optimizer"])
+        start_loss = meta.get("start_loss")
+        if start_loss is not None and not (isinstance(start_loss, (int, float)) and start_loss > 0):
+            raise ValueError(f"start_loss must be a positive number, found {start_loss!r}")
+    except (KeyError, TypeError, ValueError, AttributeError) as err:
+        raise CheckpointError(f"{path} is damaged ({type(err).__name__}: {err})") from None
+    params = list(model.parameters())
+    for key, value in tensors.items():
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise CheckpointError(f"{folder / STATE} holds non-finite values in {key}")
+        if key.startswith("optimizer."):
+            _, index, name = key.split(".", 2)
+            if not index.isdigit() or int(index) >= len(params):
+                raise CheckpointError(f"{folder / STATE}: {key} names no parameter of the model")
+            if name != "step" and value.shape != params[int(index)].shape:
+                raise CheckpointError(f"{folder / STATE}: {key} has shape {tuple(value.shape)}, "
+                                      f"the model's parameter {tuple(params[int(index)].shape)}")
+    generator = tensors.get("generator")
+    if generator is not None and (generator.dtype != torch.uint8 or generator.dim() != 1):
+        raise CheckpointError(f"{folder / STATE}: the generator state must be a 1-d uint8 tensor")
+    best = {k[len("best."):]: v for k, v in tensors.items() if k.startswith("best.")}
+    expected = model.state_dict()
+    if best and (set(best) != set(expected) or any(best[k].shape != v.shape for k, v in expected.items())):
+        raise CheckpointError(f"{folder / STATE}: its best weights do not match {type(model).__name__}")
+    return LoopState(epoch=epoch, optimizer=optimizer, generator=generator,
+                     sampler={k[len("sampler."):]: v for k, v in tensors.items() if k.startswith("sampler.")},
+                     history=list(history), start_loss=start_loss,
+                     best_value=meta.get("best_value"), best_epoch=meta.get("best_epoch"),
+                     best_weights=best or None)
+
+
+def _metadata_epoch(path: Path) -> str:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return (handle.metadata() or {}).get("epoch", "")
+    except Exception as err:  # safetensors raises its own error types
+        raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from None
+

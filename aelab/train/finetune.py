@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aelab.models.dense import DeepAutoencoder
-from aelab.train.loop import FitConfig, fit
+from aelab.train.loop import Callbacks, FitConfig, fit
 
 
 class EncoderClassifier(nn.Module):
@@ -32,11 +32,11 @@ class EncoderClassifier(nn.Module):
 
     def loss(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         nll = F.cross_entropy(self(x), y)
-        return {"nll": nll, "total": nll}
+        return {"classification": nll, "total": nll}
 
     @torch.no_grad()
-    def error(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
-        """Classification error rate (0-d tensor, no host sync)."""
+    def error_fraction(self, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
+        """Classification error as a fraction in [0, 1] (0-d tensor, no host sync)."""
         wrong = torch.zeros((), device=x.device)
         for i in range(0, x.shape[0], batch_size):
             wrong += (self(x[i:i + batch_size]).argmax(1) != y[i:i + batch_size]).sum()
@@ -44,24 +44,25 @@ class EncoderClassifier(nn.Module):
 
 
 def finetune(model: DeepAutoencoder, train, valid, test, config: FitConfig, *, patience: int = 10,
-             n_classes: int | None = None, generator: torch.Generator | None = None, on_epoch=None,
-             progress=None, check_stop=None) -> tuple[EncoderClassifier, dict[str, float]]:
+             n_classes: int | None = None, generator: torch.Generator | None = None,
+             callbacks: Callbacks | None = None) -> tuple[EncoderClassifier, dict[str, float]]:
     """Fine-tune an MLP initialised from `model` on `train` (x, y); stop early on `valid`.
 
     Returns the classifier at its best validation epoch and
-    {"valid_error", "test_error", "epochs"} (rates in [0, 1]; `aelab.measure.probes.error_interval`
-    gives the 95% interval of the test error).
+    {"valid_error_fraction", "test_error_fraction", "epochs"} (fractions in [0, 1]; results report
+    100 x these as `*_percent`; `aelab.measure.probes.error_interval` gives the 95% interval).
     """
     n_classes = n_classes or int(max(train.y.max(), valid.y.max())) + 1
     classifier = EncoderClassifier(model, n_classes).to(train.x.device)
 
     def evaluate() -> dict[str, torch.Tensor]:
-        return {"valid_error": classifier.error(valid.x, valid.y)}
+        return {"valid_error_fraction": classifier.error_fraction(valid.x, valid.y)}
 
     history = fit(classifier, classifier.loss, (train.x, train.y), config, generator=generator,
-                  evaluate=evaluate, on_epoch=on_epoch, progress=progress, check_stop=check_stop,
-                  monitor="valid_error", patience=patience, description="fine-tuning")
-    test_error = float(classifier.error(test.x, test.y))
-    best_valid = min(h["valid_error"] for h in history) if history else float(classifier.error(valid.x, valid.y))
-    return classifier, {"valid_error": best_valid, "test_error": test_error,
+                  evaluate=evaluate, callbacks=callbacks,
+                  monitor="valid_error_fraction", patience=patience, description="fine-tuning")
+    test_error = float(classifier.error_fraction(test.x, test.y))
+    best_valid = (min(h["valid_error_fraction"] for h in history) if history
+                  else float(classifier.error_fraction(valid.x, valid.y)))
+    return classifier, {"valid_error_fraction": best_valid, "test_error_fraction": test_error,
                         "epochs": len(history)}

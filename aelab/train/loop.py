@@ -1,150 +1,301 @@
-"""The one fast training loop every scheme uses.
+"""The one training loop: every model, scheme and dashboard trains through `fit`.
 
-The data stay resident on the device; each epoch draws a permutation with `torch.randperm`
-on that device and slices index batches from it (no DataLoader, no host copies). Loss terms
-are summed on the device and read back once per epoch, so no batch waits on the host.
+The data stay resident on the device; a `Sampler` turns them into the batches of an epoch
+(`Shuffle`: a `torch.randperm` on the data's device sliced into index batches; the
+semi-supervised labelled/unlabelled mix is another sampler). Loss terms are summed on the
+device and read back once per epoch, so no batch waits on the host.
 
     history = fit(model, model.loss, x_train, FitConfig(epochs=5, lr=1e-3),
                   evaluate=lambda: {"test_reconstruction": model.reconstruction_error(x_test)},
-                  on_epoch=lambda epoch, metrics: print(epoch, metrics))
+                  callbacks=Callbacks(on_epoch=lambda epoch, metrics: print(epoch, metrics)))
 
-`loss_fn(*batch, generator=g)` returns a dict of 0-d tensors with a `total`. Training that
-produces NaN or inf stops with `TrainingDiverged`, naming the epoch and the learning rate,
-after putting back the weights of the last good epoch (and, where a `checkpoint` callback
-was given, the last good checkpoint on disk is the one written after that epoch).
+`loss_fn(*batch, generator=g)` returns a dict of 0-d tensors with a `total` (the model
+protocol's `loss`). One `Callbacks` object carries what the caller wants to hear: epoch
+ends, progress, a stop check and a checkpoint hook that receives the loop's full state
+(`LoopState`: optimizer, generator and sampler states, history), so that `fit(...,
+resume=state)` continues a run exactly where it stopped.
+
+Divergence: an epoch whose mean loss is not finite, or exceeds `FitConfig.divergence`
+times the first batch's loss, stops training with `TrainingDiverged`, naming the epoch, the
+likely causes and the learning rate, after putting back the weights of the last good epoch
+(so the last checkpoint on disk, written after that epoch, is good too).
+Early stopping: `monitor` names an `evaluate` metric (lower is better); after `patience`
+epochs without improvement training stops, and the best epoch's weights are put back.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import torch
 from torch import nn
 
-OPTIMIZERS = ("sgd", "rmsprop")
+from aelab.errors import UsageError
+from aelab.train.fast import fused_loss
+
+OPTIMIZERS = ("sgd", "rmsprop", "adam")
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss became NaN or inf."""
+    """The loss became NaN or inf, or grew far past its start."""
 
 
 @dataclass
 class FitConfig:
+    """How to optimise: `epochs` is the total for this phase (a resumed run does the rest)."""
+
     epochs: int = 10
     batch_size: int = 100
-    optimizer: str = "rmsprop"  # "sgd" or "rmsprop" (decay 0.9, Zhou et al.)
+    optimizer: str = "rmsprop"  # "sgd", "rmsprop" (decay 0.9, Zhou et al.) or "adam"
     lr: float = 1e-3
     momentum: float = 0.0
+    weight_decay: float = 0.0
+    divergence: float = 100.0  # stop when an epoch's mean loss exceeds this times the first batch's
+    fused: bool = True  # dense models: use the hand-derived step of `aelab.train.fast` (same gradients)
 
     def check(self) -> None:
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer {self.optimizer!r} is unknown; choose one of {', '.join(OPTIMIZERS)}")
+            raise UsageError(f"optimizer {self.optimizer!r} is unknown; choose one of {', '.join(OPTIMIZERS)}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
-            raise ValueError(f"learning rate must be a positive number, got {self.lr}")
+            raise UsageError(f"learning rate must be a positive number, got {self.lr}")
         if self.epochs < 0 or self.batch_size < 1:
-            raise ValueError(f"need epochs >= 0 and batch_size >= 1, got {self.epochs} and {self.batch_size}")
-        if self.momentum < 0:
-            raise ValueError(f"momentum must be >= 0, got {self.momentum}")
+            raise UsageError(f"need epochs >= 0 and batch_size >= 1, got {self.epochs} and {self.batch_size}")
+        if not (self.momentum >= 0 and math.isfinite(self.momentum)):
+            raise UsageError(f"momentum must be >= 0, got {self.momentum}")
+        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
+            raise UsageError(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if not self.divergence > 1:
+            raise UsageError(f"divergence is a growth factor > 1, got {self.divergence}")
 
 
 def make_optimizer(parameters: Iterable[nn.Parameter], config: FitConfig) -> torch.optim.Optimizer:
     config.check()
+    params = [p for p in parameters if p.requires_grad]
+    if not params:
+        raise ValueError("nothing to train: no parameter requires a gradient")
     if config.optimizer == "sgd":
-        return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum)
-    return torch.optim.RMSprop(parameters, lr=config.lr, alpha=0.9, momentum=config.momentum)
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.RMSprop(params, lr=config.lr, alpha=0.9, momentum=config.momentum,
+                               weight_decay=config.weight_decay)
+
+
+# --- batch sampling strategies -------------------------------------------------------------------
+
+class Sampler:
+    """Yields the batches of one epoch as tuples of tensors on the data's device.
+
+    `n_batches` is the number of batches per epoch; `state_dict`/`load_state_dict` carry
+    any state that lives across epochs (none for plain shuffling), for exact resume."""
+
+    n_batches: int = 0
+    device: torch.device = torch.device("cpu")
+
+    def epoch(self, generator: torch.Generator | None) -> Iterator[tuple[torch.Tensor, ...]]:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        pass
+
+
+class Shuffle(Sampler):
+    """Every example once per epoch, in a fresh random order, `batch_size` at a time."""
+
+    def __init__(self, data: torch.Tensor | Sequence[torch.Tensor], batch_size: int):
+        self.tensors = (data,) if isinstance(data, torch.Tensor) else tuple(data)
+        if not self.tensors:
+            raise ValueError("no training data")
+        self.n = self.tensors[0].shape[0]
+        if self.n == 0:
+            raise ValueError("no training examples")
+        if any(t.shape[0] != self.n for t in self.tensors):
+            raise ValueError("all data tensors need the same number of examples")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = int(batch_size)
+        self.device = self.tensors[0].device
+        self.n_batches = -(-self.n // self.batch_size)
+
+    def epoch(self, generator: torch.Generator | None) -> Iterator[tuple[torch.Tensor, ...]]:
+        order = torch.randperm(self.n, device=self.device, generator=generator)
+        size = self.batch_size
+        for b in range(self.n_batches):
+            idx = order[b * size:(b + 1) * size]
+            yield tuple(t.index_select(0, idx) for t in self.tensors)
+
+
+# --- callbacks and state -----------------------------------------------------------------------
+
+@dataclass
+class Callbacks:
+    """What the caller hears from the loop (every field optional).
+
+    on_epoch(epoch, metrics)     after each good epoch (metrics include train_* terms,
+                                 the `evaluate` values, `train_seconds` (the steps),
+                                 `seconds` (steps + evaluation) and `epoch`)
+    progress(done, total, text)  about 20 times an epoch, in batches
+    check_stop()                 as often as progress; raise (e.g. `Stopped`) to stop
+    checkpoint(epoch, state)     after each good epoch, with the `LoopState` to save
+    """
+
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None
+    progress: Callable[[int, int, str], None] | None = None
+    check_stop: Callable[[], None] | None = None
+    checkpoint: Callable[[int, "LoopState"], None] | None = None
+
+    def tagged(self, **tags: Any) -> "Callbacks":
+        """The same callbacks, with `tags` added to every epoch's metrics first."""
+        on_epoch = self.on_epoch
+
+        def tag(epoch: int, metrics: dict[str, float]) -> None:
+            metrics.update(tags)
+            if on_epoch is not None:
+                on_epoch(epoch, metrics)
+
+        return Callbacks(tag, self.progress, self.check_stop, self.checkpoint)
+
+
+@dataclass
+class LoopState:
+    """Everything `fit` needs to continue a run exactly: epochs done in this phase, the
+    optimizer's state, the generator's state, the sampler's state, the history so far, the
+    first batch's loss (the divergence reference) and the best monitored epoch."""
+
+    epoch: int = 0
+    optimizer: dict[str, Any] = field(default_factory=dict)
+    generator: torch.Tensor | None = None
+    sampler: dict[str, torch.Tensor] = field(default_factory=dict)
+    history: list[dict[str, float]] = field(default_factory=list)
+    start_loss: float | None = None
+    best_value: float | None = None
+    best_epoch: int | None = None
+    best_weights: dict[str, torch.Tensor] | None = None
 
 
 def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def _diverged(description: str, epoch: int, value: float, start: float | None, config: FitConfig) -> TrainingDiverged:
+    grown = "" if not math.isfinite(value) or start is None else \
+        f" ({value / start:.3g} times its start {start:.4g}, past the limit of {config.divergence:g}x)"
+    return TrainingDiverged(
+        f"{description}: the loss became {value:.6g} in epoch {epoch}{grown}. Likely causes: a learning rate "
+        f"too high ({config.optimizer}, lr={config.lr:g}) — try a smaller one — or inputs outside the "
+        f"model's range. The weights of the last good epoch ({epoch - 1}) were put back.")
+
+
 def fit(model: nn.Module, loss_fn: Callable[..., dict[str, torch.Tensor]],
-        data: torch.Tensor | Sequence[torch.Tensor], config: FitConfig, *,
+        data: torch.Tensor | Sequence[torch.Tensor] | Sampler, config: FitConfig, *,
         parameters: Iterable[nn.Parameter] | None = None, generator: torch.Generator | None = None,
         evaluate: Callable[[], dict[str, torch.Tensor | float]] | None = None,
-        on_epoch: Callable[[int, dict[str, float]], None] | None = None,
-        progress: Callable[[int, int, str], None] | None = None,
-        check_stop: Callable[[], None] | None = None,
-        checkpoint: Callable[[int], None] | None = None,
-        monitor: str | None = None, patience: int | None = None,
-        first_epoch: int = 1, description: str = "training") -> list[dict[str, float]]:
+        callbacks: Callbacks | None = None, monitor: str | None = None, patience: int | None = None,
+        first_epoch: int = 1, description: str = "training",
+        resume: LoopState | None = None) -> list[dict[str, float]]:
     """Train `model` by minimising `loss_fn(*batch)["total"]`; return one metrics dict per epoch.
 
-    data: one tensor or a tuple of tensors with the same first dimension, on the model's device.
+    data: one tensor, a tuple of tensors with the same first dimension (shuffled in batches
+        of `config.batch_size`), or any `Sampler`; on the model's device.
+    parameters: what the optimizer moves (default all of the model's that require a gradient).
     evaluate: called after each epoch; its values (tensors are fine) join the epoch's metrics.
-    monitor/patience: early stopping on an `evaluate` metric (lower is better); the best
-    epoch's weights are put back at the end.
-    checkpoint(epoch): called after each good epoch (e.g. to save the model to disk).
+    first_epoch: the number of this phase's first epoch (schemes chain phases).
+    resume: a `LoopState` from a checkpoint: the run continues after its epoch, with the
+        optimizer, generator and sampler states restored; the returned history is whole.
     """
     config.check()
-    tensors = (data,) if isinstance(data, torch.Tensor) else tuple(data)
-    n = tensors[0].shape[0]
-    if n == 0:
-        raise ValueError("no training examples")
-    if any(t.shape[0] != n for t in tensors):
-        raise ValueError("all data tensors need the same number of examples")
-    device = tensors[0].device
+    callbacks = callbacks or Callbacks()
+    sampler = data if isinstance(data, Sampler) else Shuffle(data, config.batch_size)
+    if config.fused and parameters is None and getattr(loss_fn, "__self__", None) is model \
+            and getattr(loss_fn, "__func__", None) is getattr(type(model), "loss", None):
+        loss_fn = fused_loss(model) or loss_fn
+    grads_ready = getattr(loss_fn, "computes_gradients", False)  # a fused step fills .grad itself
     optimizer = make_optimizer(parameters if parameters is not None else model.parameters(), config)
-    n_batches = -(-n // config.batch_size)
+    state = LoopState()
+    if resume is not None:
+        optimizer.load_state_dict(resume.optimizer)
+        if resume.generator is not None and generator is not None:
+            generator.set_state(resume.generator)
+        sampler.load_state_dict(resume.sampler)
+        state = LoopState(epoch=resume.epoch, history=list(resume.history), start_loss=resume.start_loss,
+                          best_value=resume.best_value, best_epoch=resume.best_epoch,
+                          best_weights=resume.best_weights)
+    n_batches = sampler.n_batches
     every = max(1, n_batches // 20)
     total_steps = max(1, config.epochs * n_batches)
     good = _snapshot(model)
-    best: tuple[float, int, dict[str, torch.Tensor]] | None = None
-    history: list[dict[str, float]] = []
     names: list[str] | None = None
-    for e in range(config.epochs):
+    for e in range(state.epoch, config.epochs):
         epoch = first_epoch + e
         started = time.perf_counter()
         model.train()
         sums = None
-        order = torch.randperm(n, device=device, generator=generator)
-        for b in range(n_batches):
-            idx = order[b * config.batch_size:(b + 1) * config.batch_size]
-            batch = [t.index_select(0, idx) for t in tensors]
-            terms = loss_fn(*batch, generator=generator)
-            optimizer.zero_grad(set_to_none=True)
-            terms["total"].backward()
+        count = 0
+        for b, batch in enumerate(sampler.epoch(generator)):
+            if grads_ready:
+                optimizer.zero_grad(set_to_none=True)
+                terms = loss_fn(*batch, generator=generator)
+            else:
+                terms = loss_fn(*batch, generator=generator)
+                optimizer.zero_grad(set_to_none=True)
+                terms["total"].backward()
             optimizer.step()
             if names is None:
                 names = list(terms)
-            values = torch.stack([terms[k].detach() for k in names]) * idx.shape[0]
+            size = batch[0].shape[0]
+            values = torch.stack([terms[k].detach() for k in names]) * size
             sums = values if sums is None else sums + values
+            count += size
+            if state.start_loss is None:  # one host read per fit: the divergence reference
+                state.start_loss = abs(float(terms["total"].detach())) or 1e-12
             if b % every == 0:
-                if check_stop is not None:
-                    check_stop()
-                if progress is not None:
-                    progress(e * n_batches + b, total_steps, description)
-        means = (sums / n).tolist()  # the epoch's one host sync
-        metrics = {f"train_{k}" if k != "total" else "train_loss": v for k, v in zip(names, means)}
-        if not all(math.isfinite(v) for v in means):
+                if callbacks.check_stop is not None:
+                    callbacks.check_stop()
+                if callbacks.progress is not None:
+                    callbacks.progress(e * n_batches + b, total_steps, description)
+        means = (sums / max(count, 1)).tolist()  # the epoch's one host sync
+        total = means[names.index("total")]
+        if not math.isfinite(total) or not all(math.isfinite(v) for v in means) \
+                or abs(total) > config.divergence * state.start_loss:
             model.load_state_dict(good)
-            raise TrainingDiverged(
-                f"{description}: the loss became {means[names.index('total')]} in epoch {epoch}; the likely "
-                f"cause is a learning rate too high ({config.optimizer}, lr={config.lr:g}): try a smaller one. "
-                f"The weights of the last good epoch ({epoch - 1}) were put back.")
+            raise _diverged(description, epoch, total, state.start_loss, config)
+        metrics = {f"train_{k}" if k != "total" else "train_loss": v for k, v in zip(names, means)}
+        metrics["train_seconds"] = time.perf_counter() - started  # the steps alone
         model.eval()
         if evaluate is not None:
             metrics.update({k: float(v) for k, v in evaluate().items()})
         metrics["seconds"] = time.perf_counter() - started
         metrics["epoch"] = epoch
         good = _snapshot(model)
-        history.append(metrics)
-        if checkpoint is not None:
-            checkpoint(epoch)
-        if on_epoch is not None:
-            on_epoch(epoch, metrics)
-        if progress is not None:
-            progress((e + 1) * n_batches, total_steps, description)
+        state.history.append(metrics)
+        state.epoch = e + 1
+        stop = False
         if monitor is not None:
+            if monitor not in metrics:
+                raise ValueError(f"monitor {monitor!r} is not a metric of the epoch; metrics: {', '.join(metrics)}")
             value = metrics[monitor]
-            if best is None or value < best[0]:
-                best = (value, epoch, good)
-            elif patience is not None and epoch - best[1] >= patience:
-                break
-    if best is not None:
-        model.load_state_dict(best[2])
+            if state.best_value is None or value < state.best_value:
+                state.best_value, state.best_epoch, state.best_weights = value, epoch, good
+            elif patience is not None and epoch - state.best_epoch >= patience:
+                stop = True
+        if callbacks.checkpoint is not None:
+            state.optimizer = optimizer.state_dict()
+            state.generator = generator.get_state() if generator is not None else None
+            state.sampler = sampler.state_dict()
+            callbacks.checkpoint(epoch, state)
+        if callbacks.on_epoch is not None:
+            callbacks.on_epoch(epoch, metrics)
+        if callbacks.progress is not None:
+            callbacks.progress((e + 1) * n_batches, total_steps, description)
+        if stop:
+            break
+    if state.best_weights is not None:
+        model.load_state_dict(state.best_weights)
     model.eval()
-    return history
+    return state.history

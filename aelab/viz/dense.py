@@ -10,8 +10,13 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from aelab.viz.curves import reconstruction_curves
 from aelab.viz.images import image_grid
 from aelab.viz.results import result_figure
+
+# Zhou et al.'s training schemes by their letters
+SCHEME_NAMES = {"L": "layer-wise", "J": "joint", "U": "layer-wise, then joint (no regulariser)",
+                "UJ": "layer-wise, then joint (regularised)"}
 
 
 def normalised_filters(images: np.ndarray) -> np.ndarray:
@@ -21,13 +26,29 @@ def normalised_filters(images: np.ndarray) -> np.ndarray:
     return images / np.where(scale > 0, scale, 1)[:, None, None]
 
 
-def filters_by_level(filters: np.ndarray, levels, title: str = "First-layer filters by masking noise") -> go.Figure:
+def level_label(level: float, noise_kind: str = "masking") -> str:
+    """'nu = 25%' (masking, the paper's name), 'salt-pepper 25%', 'gaussian σ = 0.5'."""
+    if noise_kind == "gaussian":
+        return f"gaussian σ = {float(level):g}"
+    return f"nu = {100 * float(level):g}%" if noise_kind == "masking" else f"{noise_kind} {100 * float(level):g}%"
+
+
+def filters_by_level(filters: np.ndarray, levels, title: str = "First-layer filters by masking noise", *,
+                     noise_kind: str = "masking") -> go.Figure:
     """Rows: noise levels; columns: the same hidden units (same initialisation) in every row."""
     filters = np.asarray(filters)
     n_levels, n_show = filters.shape[:2]
     flat = normalised_filters(filters.reshape(n_levels * n_show, *filters.shape[2:]))
     return image_grid(flat, n_show, title=title, symmetric=True,
-                      row_labels=[f"nu = {100 * float(v):g}%" for v in levels])
+                      row_labels=[level_label(v, noise_kind) for v in levels])
+
+
+def level_curves(curves: np.ndarray, levels, *, noise_kind: str = "masking", total_epochs: int | None = None,
+                 title: str = "Reconstruction error of clean test images per epoch", height: int = 300) -> go.Figure:
+    """One test-error curve per noise level (`curves`: levels x epochs, NaN = not yet trained)."""
+    return reconstruction_curves({level_label(v, noise_kind): {"test": np.asarray(c)} for v, c in zip(levels, curves)},
+                                 total_epochs=total_epochs, height=height, title=title,
+                                 y_label="cross-entropy per image", x_label="epoch")
 
 
 @result_figure("vincent-filters")
@@ -36,22 +57,21 @@ def vincent_filters_figure(result: dict[str, Any], arrays: dict[str, np.ndarray]
     levels = arrays["levels"]
     stats = ", ".join(f"{100 * float(v):g}%: near-uniform {metrics[f'nu={float(v):g}']['near_uniform_share']:.2f}"
                       for v in levels if f"nu={float(v):g}" in metrics)
-    return filters_by_level(arrays["filters"], levels, title=f"Vincent et al. Fig. 3: filters by noise ({stats})")
+    return filters_by_level(arrays["filters"], levels, title=f"Vincent et al. Fig. 3: filters by noise ({stats})",
+                            noise_kind=result.get("config", {}).get("noise_kind", "masking"))
 
 
-def curves_figure(arrays: dict[str, np.ndarray], schemes=("L", "J"), title: str = "") -> go.Figure:
-    """Train (dashed) and test (solid) reconstruction error in input space per epoch, one colour per scheme."""
-    colours = {"L": "#d62728", "J": "#1f77b4", "U": "#2ca02c", "UJ": "#9467bd"}
-    fig = go.Figure()
-    for scheme in schemes:
-        if f"epoch_{scheme}" not in arrays:
-            continue
-        for split, dash in (("train", "dash"), ("test", "solid")):
-            fig.add_trace(go.Scatter(x=arrays[f"epoch_{scheme}"], y=arrays[f"{split}_{scheme}"], mode="lines+markers",
-                                     name=f"{scheme} {split}", line=dict(color=colours.get(scheme), dash=dash)))
-    fig.update_layout(title=title, xaxis_title="epoch (layer-wise: layer after layer)",
-                      yaxis_title="reconstruction error (cross-entropy per image)", legend_title="scheme")
-    return fig
+def curves_figure(arrays: dict[str, np.ndarray], schemes=("L", "J"), title: str = "", *,
+                  splits=("train", "test"), log_y: bool = False) -> go.Figure:
+    """Reconstruction error in input space per epoch (arrays `{split}_{scheme}`, epochs numbered
+    on across layers; NaN = not yet trained), one colour per scheme, solid train, dashed test
+    (`aelab.viz.curves`)."""
+    present = [s for s in schemes if f"{splits[0]}_{s}" in arrays]
+    curves = {SCHEME_NAMES.get(s, s): {split: arrays[f"{split}_{s}"] for split in splits} for s in present}
+    longest = max((len(arrays[f"{split}_{s}"]) for s in present for split in splits), default=1)
+    return reconstruction_curves(curves, title=title or "Reconstruction error during training", log_y=log_y,
+                                 total_epochs=longest, x_label="epoch (layer-wise: layer after layer)",
+                                 y_label="reconstruction error (cross-entropy per image)")
 
 
 @result_figure("zhou-curves")
@@ -62,13 +82,17 @@ def zhou_curves_figure(result: dict[str, Any], arrays: dict[str, np.ndarray]) ->
 
 
 def scheme_bars(metrics: dict[str, Any], paper: dict[str, Any], title: str) -> go.Figure:
-    """Test error per model/scheme, this run beside the paper, with 95% intervals."""
-    keys = [k for k in metrics if not k.endswith((" interval", " chosen")) and isinstance(metrics[k], (int, float))]
+    """Test error per model/scheme, this run beside the paper, with 95% intervals.
+
+    metrics, paper: {"test_error_percent": {model: %}, "test_error_interval_percent": {model: %}}."""
+    ours, theirs = metrics.get("test_error_percent", {}), paper.get("test_error_percent", {})
+    ours_ci, theirs_ci = metrics.get("test_error_interval_percent", {}), paper.get("test_error_interval_percent", {})
+    keys = [k for k, v in ours.items() if isinstance(v, (int, float))]
     fig = go.Figure()
-    fig.add_trace(go.Bar(name="this run", x=keys, y=[metrics[k] for k in keys],
-                         error_y=dict(type="data", array=[metrics.get(f"{k} interval", 0) for k in keys])))
-    fig.add_trace(go.Bar(name="paper", x=keys, y=[paper.get(k) for k in keys],
-                         error_y=dict(type="data", array=[paper.get(f"{k} interval", 0) or 0 for k in keys])))
+    fig.add_trace(go.Bar(name="this run", x=keys, y=[ours[k] for k in keys],
+                         error_y=dict(type="data", array=[ours_ci.get(k, 0) for k in keys])))
+    fig.add_trace(go.Bar(name="paper", x=keys, y=[theirs.get(k) for k in keys],
+                         error_y=dict(type="data", array=[theirs_ci.get(k, 0) or 0 for k in keys])))
     fig.update_layout(barmode="group", title=title, yaxis_title="test error (%)")
     return fig
 
@@ -88,8 +112,8 @@ def zhou_finetune_figure(result: dict[str, Any], arrays: dict[str, np.ndarray]) 
 @result_figure("vincent-sda")
 def vincent_sda_figure(result: dict[str, Any], arrays: dict[str, np.ndarray]) -> go.Figure:
     m, p = result.get("metrics", {}), result.get("paper", {})
-    ours = {"SdA-3": m.get("test_error"), "SdA-3 interval": m.get("interval")}
-    theirs = {"SdA-3": p.get("test_error"), "SdA-3 interval": p.get("interval")}
+    ours = {key: {"SdA-3": m.get(key)} for key in ("test_error_percent", "test_error_interval_percent")}
+    theirs = {key: {"SdA-3": p.get(key)} for key in ("test_error_percent", "test_error_interval_percent")}
     return scheme_bars(ours, theirs, f"Vincent et al. Table 1: SdA-3 on {result['config'].get('dataset')} "
                                      f"(nu chosen: {m.get('noise')}; paper: {p.get('noise')})")
 

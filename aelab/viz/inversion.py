@@ -94,14 +94,15 @@ def inversion_result(result: dict[str, Any], arrays: dict[str, np.ndarray]) -> g
 def augment_result(result: dict[str, Any], arrays: dict[str, np.ndarray]) -> go.Figure:
     """Train and test error per model (this run) beside the paper's Table 1 top-1 errors."""
     metrics, paper = result.get("metrics", {}), result.get("paper", {})
-    models = list(metrics.get("train_error", {}))
+    models = list(metrics.get("train_error_percent", {}))
     fig = make_subplots(rows=1, cols=2, subplot_titles=("this run (%)", "paper: VGG-16, ImageNet top-1 (%)"))
     for col, source in ((1, metrics), (2, paper)):
-        for split in ("train_error", "test_error"):
+        for split in ("train_error_percent", "test_error_percent"):
             values = source.get(split, {})
             fig.add_trace(go.Bar(x=models, y=[values.get(m) for m in models], name=f"{split.split('_')[0]}",
                                  legendgroup=split, showlegend=col == 1,
-                                 marker_color="#1f77b4" if split == "train_error" else "#ff7f0e"), row=1, col=col)
+                                 marker_color="#1f77b4" if split == "train_error_percent" else "#ff7f0e"),
+                          row=1, col=col)
     fig.update_layout(title=f"{result.get('title', 'zhang-augment')} ({result.get('scale', '')})", barmode="group",
                       yaxis_title="classification error (%)")
     return fig

@@ -14,6 +14,8 @@ from typing import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from aelab.viz.results import result_figure
+
 METHODS = ("pca", "tsne", "umap")
 METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE", "umap": "UMAP"}
 CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -87,3 +89,14 @@ def thumbnail(image: np.ndarray | None, caption: str = "hover over a point", siz
     fig.update_layout(title=dict(text=caption, font=dict(size=13)), width=size, height=size + 30,
                       margin=dict(l=5, r=5, t=35, b=5), plot_bgcolor="white")
     return fig
+
+
+@result_figure("lecture-latent")
+def lecture_latent_figure(result: dict, arrays: dict[str, np.ndarray]) -> go.Figure:
+    """The codes of `lecture-latent` projected with PCA, coloured by class."""
+    m = result.get("metrics", {})
+    codes = arrays["codes"]
+    return latent_scatter(embed_2d(codes, "pca"), arrays["labels"], method="pca",
+                          title=f"Codes of {len(codes)} test images, PCA (nearest-neighbour error: codes "
+                                f"{m.get('nearest_neighbour_error_percent_codes', float('nan')):.1f}%, raw pixels "
+                                f"{m.get('nearest_neighbour_error_percent_pixels', float('nan')):.1f}%)")

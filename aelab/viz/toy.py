@@ -11,12 +11,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-
-def grid_2d(bounds: tuple[float, float, float, float], n: int = 15) -> np.ndarray:
-    """n*n points (float32, n^2 x 2) evenly covering (x_min, x_max, y_min, y_max)."""
-    x_min, x_max, y_min, y_max = bounds
-    xs, ys = np.meshgrid(np.linspace(x_min, x_max, n), np.linspace(y_min, y_max, n))
-    return np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
+from aelab.data.toy import grid_2d  # noqa: F401  (re-exported: the tour's grid)
+from aelab.measure.field import mean_arrow_length
+from aelab.viz.results import result_figure
 
 
 def _segments(starts: np.ndarray, ends: np.ndarray, head: float) -> tuple[np.ndarray, np.ndarray]:
@@ -71,7 +68,15 @@ def reconstruction_field(data: np.ndarray, grid: np.ndarray, grid_reconstructed:
     return fig
 
 
-def mean_arrow_length(grid: np.ndarray, grid_reconstructed: np.ndarray) -> float:
-    """Average |r(x) - x| over the grid: how strongly the model pulls points."""
-    d = np.asarray(grid_reconstructed, np.float64) - np.asarray(grid, np.float64)
-    return float(np.linalg.norm(d, axis=1).mean())
+def tour_field(arrays: dict[str, np.ndarray], model: str) -> go.Figure:
+    """The tour's figure of one model (arrays of `lecture-tour`: data, grid and their
+    reconstructions), titled with its mean arrow length; redrawn in place while it trains."""
+    pull = mean_arrow_length(arrays["grid"], arrays["grid_reconstructed"])
+    return reconstruction_field(arrays["data"], arrays["grid"], arrays["grid_reconstructed"],
+                                data_reconstructed=arrays.get("data_reconstructed"),
+                                title=f"{model}: where each point is sent, r(x) − x (mean arrow {pull:.2f})")
+
+
+@result_figure("lecture-tour")
+def lecture_tour_figure(result: dict, arrays: dict[str, np.ndarray]) -> go.Figure:
+    return tour_field(arrays, result.get("config", {}).get("model", "autoencoder"))

@@ -117,14 +117,14 @@ def translation_reconstructions(arrays: Mapping[str, np.ndarray], shift: int = 3
 def semisup_figure(result: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> go.Figure:
     """Validation error vs lambda_L2* (Fig. 5's axes) when a grid was searched, else the table."""
     m = result.get("metrics", {})
-    per_lambda = m.get("valid_error_per_lambda", {})
+    per_lambda = m.get("per_lambda_valid_error_percent", {})
     n = result.get("config", {}).get("n_labels")
     if len(per_lambda) < 2:
         return paper_table(m, result.get("paper", {}), f"Semi-supervised MNIST, N = {n}: paper vs this run")
     lambdas = [float(k) for k in per_lambda]
     fig = go.Figure(go.Scatter(x=lambdas, y=list(per_lambda.values()), mode="lines+markers", name=f"N = {n}"))
     fig.update_layout(title=f"Validation error vs lambda_L2* (N = {n}); chosen {m.get('lambda_L2')}: "
-                            f"test error {m.get('test_error', float('nan')):.2f}% "
-                            f"(paper {result.get('paper', {}).get('test_error', '—')}%)",
+                            f"test error {m.get('test_error_percent', float('nan')):.2f}% "
+                            f"(paper {result.get('paper', {}).get('test_error_percent', '—')}%)",
                       xaxis_title="lambda_L2*", yaxis_title="validation error (%)", height=400)
     return fig

@@ -11,16 +11,15 @@ Rules learnt from serving these apps with Voila (REFERENCES.md, "Dashboards in V
   never a delta: the next update heals a lost one, and the last one always arrives.
 - Errors become one readable line in the app (`friendly_error`), never a traceback.
 - `AELAB_LAB_SCALE=smoke` shrinks every app to seconds, so one notebook serves CI, Voila
-  and Binder; `AELAB_LAB_SYNC=1` makes `Runner.start` wait for its work and re-raise a
-  failure, so a headless notebook run (nbclient) fails on a broken dashboard.
+  and Binder (read by `aelab.settings`, like `AELAB_LAB_THREADS` and `AELAB_CACHE`).
+- `Runner.synchronous = True` (a class attribute, set by tests and `prewarm`) makes
+  `Runner.start` wait for its work and re-raise a failure, so a headless run fails on a
+  broken dashboard. A notebook kernel gets it from its start-up code, e.g. nbclient's
+  `extra_arguments=[SYNC_KERNEL_ARG]` (IPython runs `exec_lines` before the first cell).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-import os
 import threading
 import time
 from pathlib import Path
@@ -30,13 +29,16 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
+from aelab import settings
+from aelab.cache import cache_key, plain
 from aelab.device import describe_device, resolve_device
 from aelab.fileio import atomic_path, read_json, write_json_atomic
 
-SCALE_ENV = "AELAB_LAB_SCALE"
-SYNC_ENV = "AELAB_LAB_SYNC"
-THREADS_ENV = "AELAB_LAB_THREADS"
-LAB_SCALES = ("smoke", "teach")
+SCALE_ENV = settings.LAB_SCALE
+THREADS_ENV = settings.LAB_THREADS
+LAB_SCALES = settings.LAB_SCALES
+# IPython kernel start-up argument that makes every Runner of the kernel synchronous
+SYNC_KERNEL_ARG = "--IPKernelApp.exec_lines=import aelab.widgets.base; aelab.widgets.base.Runner.synchronous = True"
 CACHE_VERSION = 1
 HEAL_AFTER_S = (3.0, 8.0)  # resend the final state this long after a task ends
 PROGRESS_STEPS = 1000
@@ -44,10 +46,7 @@ PROGRESS_STEPS = 1000
 
 def lab_scale() -> str:
     """`smoke` (seconds: CI, headless runs) or `teach` (the default: under a minute on 2 cores)."""
-    scale = (os.environ.get(SCALE_ENV) or "teach").strip().lower()
-    if scale not in LAB_SCALES:
-        raise ValueError(f"{SCALE_ENV}={scale!r}: choose one of {', '.join(LAB_SCALES)}")
-    return scale
+    return settings.lab_scale()
 
 
 def lab_threads() -> int:
@@ -55,14 +54,7 @@ def lab_threads() -> int:
 
     Teach-scale models are small: on a shared 2-core machine one thread trained them 10-25x
     faster than two threads fighting over the cores (the toy tour: 0.3 s vs 8 s)."""
-    value = os.environ.get(THREADS_ENV, "1").strip()
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{THREADS_ENV}={value!r}: give a positive number of threads")
-    return int(value)
-
-
-def run_synchronously() -> bool:
-    return os.environ.get(SYNC_ENV, "").strip().lower() in ("1", "true", "yes")
+    return settings.lab_threads()
 
 
 def device_label(device: Any = "auto") -> str:
@@ -90,28 +82,13 @@ def friendly_error(err: BaseException) -> str:
 # ---------------------------------------------------------------------------- on-disk cache
 
 def cache_root() -> Path:
-    """`$AELAB_CACHE/lab`, else `~/.cache/aelab/lab`."""
-    base = os.environ.get("AELAB_CACHE")
-    return (Path(base) if base else Path.home() / ".cache" / "aelab") / "lab"
-
-
-def _plain(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _plain(dataclasses.asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, (np.generic,)):
-        return value.item()
-    return value
+    """`<cache root>/lab` (`$AELAB_CACHE/lab`, else `~/.cache/aelab/lab`; see `aelab.settings`)."""
+    return settings.cache_dir("lab")
 
 
 def config_key(kind: str, config: Any) -> str:
-    """A stable hex key for (kind, config): equal configurations give equal keys."""
-    text = json.dumps({"kind": kind, "version": CACHE_VERSION, "config": _plain(config)}, sort_keys=True,
-                      default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+    """A stable hex key for (kind, config): equal configurations give equal keys (`aelab.cache`)."""
+    return cache_key({"kind": kind, "version": CACHE_VERSION, "config": config})
 
 
 class ArrayCache:
@@ -132,7 +109,9 @@ class ArrayCache:
             info = read_json(folder / "info.json")
             with np.load(folder / "arrays.npz") as archive:
                 arrays = {k: archive[k] for k in archive.files}
-        except (OSError, ValueError, KeyError):
+        except Exception:  # missing or damaged (BadZipFile, EOFError, bad JSON ...): a miss, rebuilt
+            return None
+        if not isinstance(info, dict) or info.get("kind") != kind:
             return None
         return arrays, info
 
@@ -141,7 +120,7 @@ class ArrayCache:
         with atomic_path(folder / "arrays.npz") as tmp:
             with open(tmp, "wb") as fh:
                 np.savez_compressed(fh, **{k: np.asarray(v) for k, v in arrays.items()})
-        write_json_atomic(folder / "info.json", {"kind": kind, "config": _plain(config), **(info or {})})
+        write_json_atomic(folder / "info.json", {"kind": kind, "config": plain(config), **(info or {})})
         return folder
 
 
@@ -223,7 +202,12 @@ class Runner:
     in that thread when it returns. A newer `start` asks the older task to stop and starts at
     once (it never waits: callbacks must not block); the older task's result is dropped and
     it no longer touches the widgets. Errors are shown as one red line; "stopped" when the
-    user pressed stop."""
+    user pressed stop.
+
+    `synchronous` (class attribute, False by default; tests and `prewarm` set it) makes
+    `start` wait for the task and re-raise its failure."""
+
+    synchronous = False
 
     def __init__(self, description: str = "progress"):
         # a fixed max (per mille): a lost early update of `max` could leave the bar drawn
@@ -284,7 +268,7 @@ class Runner:
 
     def start(self, task: Callable[[Job], Any], on_done: Callable[[Any], None] | None = None,
               label: str = "working…") -> None:
-        """Run `task(job)` off the UI thread; returns at once (unless AELAB_LAB_SYNC=1)."""
+        """Run `task(job)` off the UI thread; returns at once (unless `synchronous`)."""
         with self._lock:
             self._stop.set()  # the previous task, if any, ends at its next check
             self._stop = threading.Event()
@@ -299,7 +283,7 @@ class Runner:
             self._thread = threading.Thread(target=self._run, args=(task, on_done, job), daemon=True,
                                             name="aelab-runner")
             self._thread.start()
-        if run_synchronously():
+        if self.synchronous:
             self.wait()
             if self.last_error is not None:
                 raise self.last_error
@@ -355,11 +339,6 @@ class Runner:
             figure.send_state(["_widget_data", "_widget_layout"])
 
 
-def stop_hook(job: Job | None) -> Callable[[], None] | None:
-    """`job.check_stop` for trainers, or None when there is no job (a plain call)."""
-    return job.check_stop if job is not None else None
-
-
 # ---------------------------------------------------------------------------- app shell
 
 def header(title: str, intro: str = "", device: Any = "auto") -> W.HTML:
@@ -381,7 +360,7 @@ class App(W.VBox):
         self.add_class("aelab-app")
 
     def setup(self, scale: str | None, device: Any) -> None:
-        """Scale (argument, else AELAB_LAB_SCALE), torch device and result cache of an app."""
+        """Scale (argument, else `$AELAB_LAB_SCALE`), torch device and result cache of an app."""
         self.scale = scale or lab_scale()
         self.device = resolve_device(device)
         self.cache = ArrayCache()
@@ -402,18 +381,3 @@ class App(W.VBox):
             show(arrays)
 
         self.runner.start(task, done, label=label)
-
-
-def load_flat(name: str, split: str, n: int, device: Any, seed: int = 0):
-    """The first `n` images of a split (after a seeded shuffle) as N x D and their labels, on `device`."""
-    import torch
-
-    from aelab import data
-
-    ds = data.load(name, split)
-    if n < len(ds.x):
-        order = torch.randperm(len(ds.x), generator=torch.Generator().manual_seed(seed))[:n]
-        x, y = ds.x[order], ds.y[order]
-    else:
-        x, y = ds.x, ds.y
-    return x.reshape(len(x), -1).to(device), y.numpy(), tuple(ds.x.shape[-2:])

@@ -5,6 +5,10 @@ UI thread with the chosen config fields, caches the result (metrics, paper numbe
 arrays) keyed by the full config, and shows one of its views (figure builders from
 `aelab.viz` taking `(result, arrays)`), switched without recomputing. The paper-vs-run
 table is always one of the views.
+
+`job_context` is the bridge every dashboard uses to run an experiment's trainer: a
+`RunContext` whose progress, log and stop are the background job's, and whose `on_epoch`
+hook (if given) feeds the dashboard's live view.
 """
 
 from __future__ import annotations
@@ -19,9 +23,18 @@ import plotly.graph_objects as go
 
 from aelab.experiments import RunContext, get
 from aelab.viz import figure_for_result, paper_table
-from aelab.widgets.base import App, Runner, figure_widget, friendly_error, header, refresh_figure
+from aelab.widgets.base import App, Job, Runner, figure_widget, friendly_error, header, refresh_figure
 
 View = Callable[[dict[str, Any], Mapping[str, np.ndarray]], go.Figure]
+
+
+def job_context(job: Job, device: Any, scale: str, *,
+                on_epoch: Callable[[str, int, dict[str, Any]], None] | None = None) -> RunContext:
+    """The `RunContext` of an experiment run inside a dashboard's background job (seed 0)."""
+    ctx = RunContext(device=device, seed=0, scale=scale, progress=job.progress, log=job.log, stop=job.stop)
+    if on_epoch is not None:
+        ctx.on_epoch = on_epoch
+    return ctx
 
 
 def _table(result: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> go.Figure:
@@ -38,6 +51,9 @@ class ExperimentApp(App):
         self.experiment = get(name)
         self.setup(scale, device)
         self.controls = dict(controls or {})
+        preset = self.experiment.config(self.scale)
+        for field, control in self.controls.items():  # controls open on the preset's values
+            control.value = getattr(preset, field)
         self.views: dict[str, View] = {**(views or {"result": figure_for_result}), "paper vs this run": _table}
         self.view = W.ToggleButtons(options=list(self.views), description="show")
         self.run_button = W.Button(description="run", icon="play", button_style="primary")
@@ -75,9 +91,7 @@ class ExperimentApp(App):
             return
 
         def task(job):
-            ctx = RunContext(device=self.device, seed=0, scale=self.scale, progress=job.progress, log=job.log,
-                             stop=job.stop)
-            return self.experiment.run(config, ctx)
+            return self.experiment.run(config, job_context(job, self.device, self.scale))
 
         def done(outcome):
             result = {"experiment": self.experiment.name, "title": self.experiment.title,
@@ -115,10 +129,10 @@ def WhatWhereApp(**kwargs) -> ExperimentApp:
     """Zhao et al. Figs. 3-4: 'what' and 'where' of digits shifted by +-shift pixels."""
     from aelab.viz.whatwhere import translation_reconstructions
 
-    shift = W.IntSlider(value=3, min=1, max=5, description="shift (px)", continuous_update=False)
+    shift = W.IntSlider(min=1, max=5, description="shift (px)", continuous_update=False)
     views = {"what / where (Fig. 3)": figure_for_result,
              "reconstructions (Fig. 4)": lambda result, arrays: translation_reconstructions(
-                 arrays, result.get("config", {}).get("shift", 3))}
+                 arrays, result["config"]["shift"])}
     intro = ("A stacked what-where autoencoder pools each feature plane to one value ('what') and the position of "
              "its maximum ('where'). Digits are shifted left/right and up/down: the 'where' should move with the "
              "shift while the 'what' stays put.")
@@ -131,7 +145,7 @@ def GsnApp(**kwargs) -> ExperimentApp:
     intro = ("A denoising autoencoder defines a Markov chain: corrupt, reconstruct, sample, repeat. Its samples "
              "should look like digits and move between classes. The Parzen log-likelihood of the samples is shown "
              "beside Table I's (a biased estimate that favours rigid samples: read it with care).")
-    noise = W.FloatSlider(value=0.3, min=0.1, max=0.6, step=0.05, description="noise σ", continuous_update=False)
+    noise = W.FloatSlider(min=0.1, max=0.6, step=0.05, description="noise σ", continuous_update=False)
     return ExperimentApp("zhou-parzen", title="Sampling from denoising autoencoders (GSN chains)", intro=intro,
                          controls={"noise": noise}, views={"chains (Fig. 2)": figure_for_result}, **kwargs)
 

@@ -1,97 +1,46 @@
 """Dashboard: first-layer filters of denoising autoencoders across noise levels (Vincent Fig. 3).
 
-All noise levels start from the same random weights (one seed), so the differences between
-rows are caused by the training noise alone. Filters and curves redraw after every epoch.
+Runs the `vincent-filters` experiment (`aelab.experiments.vincent.run_filters`) at the lab's
+scale, with the noise kind, levels, hidden units and epochs chosen here as overrides of its
+preset. Every level starts from the same random weights, so the differences between rows
+are caused by the training noise alone. Filters and test curves redraw after every epoch
+(the experiment's `on_epoch` hook); figures come from `aelab.viz.dense`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-
 import ipywidgets as W
 import numpy as np
-import torch
+
+from aelab.data import NOISE_KINDS
+from aelab.experiments import get
+from aelab.experiments.vincent import FiltersConfig, run_filters
+from aelab.viz.dense import filters_by_level, level_curves, level_label
+from aelab.widgets.base import App, Runner, figure_widget, header, refresh_figure
+from aelab.widgets.experiment import job_context
+
+EXPERIMENT = "vincent-filters"
+LEVEL_CHOICES = (0.0, 0.1, 0.25, 0.5)  # offered in the levels list (with the preset's own)
+WIDE = {"description_width": "initial"}  # whole labels ("hidden units", not "hidden un…")
+STATS = ("near_uniform_share", "change")  # per-level filter measures kept with the arrays
+SHOWN = 16  # filters drawn per level at first (the slider goes up to the experiment's n_show)
 
 
-from aelab.measure.filters import filter_stats, filters
-from aelab.models.dense import Autoencoder
-from aelab.train.loop import FitConfig, fit
-from aelab.viz.curves import reconstruction_curves
-from aelab.viz.images import image_grid
-from aelab.widgets.base import App, Runner, figure_widget, header, load_flat, refresh_figure, stop_hook
-
-NOISE_KINDS = ("masking", "gaussian", "salt-pepper")
+def filters_figure(arrays: dict[str, np.ndarray], config: FiltersConfig, n_show: int):
+    return filters_by_level(arrays["filters"][:, :n_show], config.levels, noise_kind=config.noise_kind,
+                            title="First-layer filters (rows of W), one row per training noise level, same start")
 
 
-@dataclass(frozen=True)
-class FiltersConfig:
-    dataset: str = "mnist"
-    n_train: int = 5000
-    hidden: int = 64
-    epochs: int = 15
-    noise_kind: str = "masking"
-    levels: tuple[float, ...] = (0.0, 0.25, 0.5)
-    batch_size: int = 20
-    lr: float = 0.1
-    seed: int = 0
+def curves_figure(arrays: dict[str, np.ndarray], config: FiltersConfig):
+    return level_curves(arrays["test_curves"], config.levels, noise_kind=config.noise_kind,
+                        total_epochs=config.epochs)
 
 
-PRESETS = {
-    "teach": FiltersConfig(),
-    "smoke": FiltersConfig(dataset="digits", n_train=300, hidden=12, epochs=2, levels=(0.0, 0.5), batch_size=50),
-}
-
-
-def train_filters(config: FiltersConfig, device, job=None, on_epoch=None) -> dict[str, np.ndarray]:
-    """Train one tied sigmoid DAE per noise level from the same initialisation.
-
-    Returns `init` (hidden x H x W), `filters` (levels x hidden x H x W) and `errors`
-    (levels x epochs, mean cross-entropy reconstruction error on the clean training set)."""
-    x, _, shape = load_flat(config.dataset, "train", config.n_train, device, seed=config.seed)
-    fit_config = FitConfig(epochs=config.epochs, batch_size=config.batch_size, optimizer="sgd", lr=config.lr)
-    n_levels = len(config.levels)
-    init = None
-    out_filters = np.zeros((n_levels, config.hidden, *shape), np.float32)
-    errors = np.full((n_levels, config.epochs), np.nan, np.float32)
-    for i, level in enumerate(config.levels):
-        model = Autoencoder(x.shape[1], config.hidden, noise=(config.noise_kind, level),
-                            generator=torch.Generator().manual_seed(config.seed)).to(device)
-        if init is None:
-            init = filters(model, shape)
-            out_filters[:] = init
-        total = n_levels * config.epochs
-
-        def epoch_done(epoch: int, metrics: dict, i: int = i, model: Autoencoder = model) -> None:
-            out_filters[i] = filters(model, shape)
-            errors[i, epoch - 1] = metrics["train_error"]
-            if on_epoch is not None:
-                on_epoch(out_filters, errors)
-
-        def progress(done: int, steps: int, desc: str, i: int = i) -> None:
-            if job is not None:
-                job.progress(i * steps + done, n_levels * steps, f"noise {level:.0%}: {desc}")
-
-        fit(model, model.loss, x, fit_config, generator=torch.Generator(device=device).manual_seed(config.seed + 1),
-            evaluate=lambda model=model: {"train_error": model.reconstruction_error(x)},
-            on_epoch=epoch_done, progress=progress, check_stop=stop_hook(job),
-            description=f"epochs of {total // n_levels}")
-    return {"init": init, "filters": out_filters, "errors": errors}
-
-
-def filters_figure(arrays: dict[str, np.ndarray], levels, noise_kind: str, n_show: int):
-    grid = arrays["filters"][:, :n_show]
-    labels = [f"{noise_kind} {level:.0%}" for level in levels]
-    return image_grid(grid.reshape(-1, *grid.shape[2:]), n_cols=n_show, row_labels=labels, symmetric=True,
-                      title=f"First-layer filters (rows of W), one row per training noise level, same start",
-                      height=110 + 70 * len(levels))
-
-
-def curves_figure(arrays: dict[str, np.ndarray], levels, noise_kind: str, epochs: int):
-    curves = {f"{noise_kind} {level:.0%}": {"train": arrays["errors"][i]} for i, level in enumerate(levels)}
-    return reconstruction_curves(curves, total_epochs=epochs, height=300,
-                                 title="Reconstruction error of clean training images per epoch",
-                                 y_label="cross-entropy per image")
+def placeholder(config: FiltersConfig) -> dict[str, np.ndarray]:
+    """Blank arrays of the right layout, drawn before the first epoch ends."""
+    n_show = min(config.n_show, config.n_hidden)
+    return {"filters": np.zeros((len(config.levels), n_show, 8, 8), np.float32),
+            "test_curves": np.full((len(config.levels), config.epochs), np.nan, np.float32)}
 
 
 class FiltersApp(App):
@@ -99,23 +48,28 @@ class FiltersApp(App):
 
     def __init__(self, scale: str | None = None, device="auto", autostart: bool = True):
         self.setup(scale, device)
-        base = PRESETS[self.scale]
-        self.noise_kind = W.Dropdown(options=NOISE_KINDS, value=base.noise_kind, description="noise")
-        self.levels = W.SelectMultiple(options=[("0%", 0.0), ("10%", 0.1), ("25%", 0.25), ("50%", 0.5)],
-                                       value=base.levels, description="levels", rows=4)
-        self.hidden = W.IntSlider(value=base.hidden, min=8, max=256, step=8, description="hidden units")
-        self.epochs = W.IntSlider(value=base.epochs, min=1, max=20, description="epochs")
-        self.n_show = W.IntSlider(value=min(12, base.hidden), min=4, max=base.hidden, description="filters shown",
+        self.experiment = get(EXPERIMENT)
+        base = self.experiment.config(self.scale)
+        self.noise_kind = W.Dropdown(options=[k for k in NOISE_KINDS if k != "none"], value=base.noise_kind,
+                                     description="noise")
+        choices = sorted(set(LEVEL_CHOICES) | set(base.levels))
+        self.levels = W.SelectMultiple(options=[(f"{v:.0%}", v) for v in choices], value=tuple(base.levels),
+                                       description="levels", rows=len(choices))
+        self.hidden = W.IntSlider(value=base.n_hidden, min=8, max=max(1000, base.n_hidden), step=4,
+                                  description="hidden units", continuous_update=False, style=WIDE)
+        self.epochs = W.IntSlider(value=base.epochs, min=1, max=max(20, base.epochs), description="epochs",
                                   continuous_update=False)
+        self.n_show = W.IntSlider(value=min(SHOWN, base.n_show, base.n_hidden), min=1,
+                                  max=min(base.n_show, base.n_hidden),
+                                  description="filters shown", continuous_update=False, style=WIDE)
         self.train_button = W.Button(description="train", icon="play", button_style="primary")
         self.runner = Runner("training")
         self.stats = W.HTML()
         self.arrays: dict[str, np.ndarray] | None = None
         self.shown_config = base
-        empty = {"filters": np.zeros((len(base.levels), base.hidden, 8, 8), np.float32),
-                 "errors": np.full((len(base.levels), base.epochs), np.nan, np.float32)}
-        self.filter_fig = figure_widget(filters_figure(empty, base.levels, base.noise_kind, self.n_show.value))
-        self.curve_fig = figure_widget(curves_figure(empty, base.levels, base.noise_kind, base.epochs))
+        empty = placeholder(base)
+        self.filter_fig = figure_widget(filters_figure(empty, base, self.n_show.value))
+        self.curve_fig = figure_widget(curves_figure(empty, base))
         self.runner.figures = [self.filter_fig, self.curve_fig]
         self.train_button.on_click(lambda _: self.train())
         self.n_show.observe(lambda _: self.redraw(), names="value")
@@ -129,18 +83,31 @@ class FiltersApp(App):
             self.train()
 
     def config(self) -> FiltersConfig:
+        """The experiment's preset for this scale with the controls' values."""
         levels = tuple(sorted(self.levels.value)) or (0.0,)
-        return dataclasses.replace(PRESETS[self.scale], noise_kind=self.noise_kind.value, levels=levels,
-                                   hidden=self.hidden.value, epochs=self.epochs.value)
+        return self.experiment.config(self.scale, noise_kind=self.noise_kind.value, levels=levels,
+                                      n_hidden=self.hidden.value, epochs=self.epochs.value)
 
     def train(self) -> None:
-        """Show a cached run at once, else train in the background, redrawing every epoch."""
+        """Show a cached run at once, else run the experiment in the background, redrawing every epoch."""
         config = self.config()
-        self.n_show.max = config.hidden
+        self.n_show.max = min(config.n_show, config.n_hidden)
 
         def task(job):
-            return train_filters(config, self.device, job, on_epoch=lambda f, e: self.show(
-                config, {"filters": f, "errors": e}))
+            live = placeholder(config)
+
+            def epoch_done(i: int, epoch: int, filters: np.ndarray, metrics: dict) -> None:
+                if live["filters"].shape[1:] != filters.shape:  # the first epoch tells the image size
+                    live["filters"] = np.full((len(config.levels), *filters.shape), np.nan, np.float32)
+                live["filters"][i] = filters
+                live["test_curves"][i, epoch - 1] = metrics["test_reconstruction"]
+                self.show(config, {k: v.copy() for k, v in live.items()})
+
+            result = run_filters(config, job_context(job, self.device, self.scale), on_epoch=epoch_done)
+            arrays = dict(result.arrays)
+            for stat in STATS:
+                arrays[stat] = np.asarray([result.metrics[f"nu={v:g}"][stat] for v in config.levels], np.float32)
+            return arrays
 
         self.cached_or_start("filters", config, task, lambda arrays: self.show(config, arrays), label="training…",
                              cached_status="loaded from cache (trained before with these settings)")
@@ -148,20 +115,17 @@ class FiltersApp(App):
     def show(self, config: FiltersConfig, arrays: dict[str, np.ndarray]) -> None:
         self.shown_config, self.arrays = config, arrays
         self.redraw()
-        refresh_figure(self.curve_fig, curves_figure(arrays, config.levels, config.noise_kind, config.epochs))
+        refresh_figure(self.curve_fig, curves_figure(arrays, config))
 
     def redraw(self) -> None:
-        """Redraw the filter grid from the stored weights (no training)."""
+        """Redraw the filter grid from the stored filters (no training)."""
         if self.arrays is None:
             return
         config = self.shown_config
-        n_show = min(self.n_show.value, config.hidden)
-        refresh_figure(self.filter_fig, filters_figure(self.arrays, config.levels, config.noise_kind, n_show))
-        if "init" in self.arrays:
-            parts = []
-            for level, f in zip(config.levels, self.arrays["filters"]):
-                s = filter_stats(f, self.arrays["init"])
-                parts.append(f"noise {level:.0%}: {s['near_uniform_share']:.0%} near-uniform, "
-                             f"change from start {s['change']:.2f}")
+        refresh_figure(self.filter_fig, filters_figure(self.arrays, config, self.n_show.value))
+        if all(stat in self.arrays for stat in STATS):
+            parts = [f"{level_label(level, config.noise_kind)}: {share:.0%} near-uniform, change from start "
+                     f"{change:.2f}" for level, share, change in
+                     zip(config.levels, self.arrays["near_uniform_share"], self.arrays["change"])]
             self.stats.value = ("<small>Filters that still look like their random start (near-uniform) and how far "
                                 "training moved them (1 − cosine) — " + "; ".join(parts) + "</small>")

@@ -1,11 +1,9 @@
 """`aelab lab`: serve the dashboards (the notebooks folder) with standalone Voila on 127.0.0.1.
 
-Where the notebooks are found, first match wins:
-1. `--notebooks DIR`;
-2. the `AELAB_NOTEBOOKS` environment variable;
-3. `notebooks/` beside the `aelab` package folder: a git checkout or an editable install
+Where the notebooks are found: `--notebooks DIR` when given; else, first match wins:
+1. `notebooks/` beside the `aelab` package folder: a git checkout or an editable install
    (`pip install -e .`), the way the lab is meant to be used and changed;
-4. `<prefix>/share/aelab/notebooks`: where a wheel puts them when pyproject lists them as
+2. `<prefix>/share/aelab/notebooks`: where a wheel puts them when pyproject lists them as
    data files (`[tool.setuptools.data-files] "share/aelab/notebooks" = ["notebooks/*.ipynb"]`).
 Notebooks are not package data inside `aelab/` on purpose: they are documents a user opens,
 edits and runs in JupyterLab, and Binder serves them from the repository.
@@ -21,6 +19,20 @@ Voila settings and why (REFERENCES.md, "Dashboards in Voila"):
   down by the page (its shutdown request is refused for a missing `_xsrf`), so idle kernels
   are culled.
 - `--show_tracebacks=True` only with `--tracebacks` (for debugging a dashboard).
+
+Holding up under visitors (`check_port`, `voila_argv`):
+- The port is checked before Voila starts (in range, free on 127.0.0.1), and
+  `--Voila.port_retries=0` stops Voila from moving to another port while aelab prints links
+  to the one asked for: a busy or invalid port is a one-line error.
+- Host headers are checked: standalone Voila turns jupyter_server's check off
+  (`allow_remote_access=True` in its tornado settings); `--Voila.tornado_settings` puts it
+  back (`allow_remote_access=False`, `local_hostnames`), so only loopback addresses and
+  `localhost` (plus names given with `--allow-host`) are served: a page asked for under any
+  other name (DNS rebinding) gets 403. `--allow-host '*'` turns the check off.
+- Live kernels are capped (`aelab.widgets.lab_kernels.CappedKernelManager`, `--max-kernels`;
+  beyond it a page load gets HTTP 503) and idle ones culled within minutes
+  (`--cull-idle`, default 300 s, checked every `--cull-interval` s). A kernel whose page is
+  still open is not culled (`cull_connected=False`): the cap bounds those.
 """
 
 from __future__ import annotations
@@ -29,10 +41,10 @@ import os
 import sys
 from pathlib import Path
 
-NOTEBOOKS_ENV = "AELAB_NOTEBOOKS"
+from aelab.errors import UsageError
 
 
-class NotebooksNotFound(ValueError):
+class NotebooksNotFound(UsageError):
     """No folder of dashboards where `aelab lab` looked."""
 
 
@@ -41,8 +53,6 @@ def find_notebooks(explicit: str | os.PathLike | None = None) -> Path:
     candidates: list[tuple[str, Path]] = []
     if explicit:
         candidates.append(("--notebooks", Path(explicit)))
-    elif os.environ.get(NOTEBOOKS_ENV):
-        candidates.append((NOTEBOOKS_ENV, Path(os.environ[NOTEBOOKS_ENV])))
     else:
         import aelab
 
@@ -53,20 +63,89 @@ def find_notebooks(explicit: str | os.PathLike | None = None) -> Path:
             return folder.resolve()
     tried = ", ".join(f"{folder} ({origin})" for origin, folder in candidates)
     raise NotebooksNotFound(f"no dashboards (*.ipynb) found in: {tried}. Pass --notebooks DIR "
-                            f"(the 'notebooks' folder of an aelab checkout) or set {NOTEBOOKS_ENV}.")
+                            f"(the 'notebooks' folder of an aelab checkout).")
 
 
 def dashboards(folder: Path) -> list[str]:
     return sorted(p.name for p in Path(folder).glob("[0-9][0-9]-*.ipynb"))
 
 
+HOST = "127.0.0.1"
+LOCAL_HOSTNAMES = ("localhost",)
+EXTRA_KERNELS = 6  # default cap: the preheated kernels plus this many started by visitors
+
+
+def default_max_kernels(folder: Path, preheat: int) -> int:
+    """The default cap on live kernels: one pool of `preheat` per dashboard plus `EXTRA_KERNELS`."""
+    return len(dashboards(folder)) * max(preheat, 0) + EXTRA_KERNELS
+
+
+def check_options(folder: Path, *, port: int, preheat: int = 1, timeout: int = 300, cull_idle: int = 300,
+                  cull_interval: int = 60, max_kernels: int | None = None) -> int:
+    """Range-check the lab's options (one-line UsageErrors naming the flag); return the kernel cap."""
+    from aelab import checks
+
+    checks.port(port, "--port")
+    checks.integer(preheat, "--preheat", minimum=0, maximum=8)
+    checks.integer(timeout, "--timeout", minimum=1)
+    checks.integer(cull_idle, "--cull-idle", minimum=1, meaning=" (seconds an idle kernel lives)")
+    checks.integer(cull_interval, "--cull-interval", minimum=1)
+    pooled = len(dashboards(folder)) * preheat
+    if max_kernels is None:
+        return default_max_kernels(folder, preheat)
+    checks.integer(max_kernels, "--max-kernels", minimum=max(1, pooled + 1),
+                   meaning=f" (above the {pooled} preheated kernels: {len(dashboards(folder))} dashboards x "
+                           f"--preheat {preheat})")
+    return max_kernels
+
+
+def check_port(port: int, host: str = HOST) -> None:
+    """Refuse a port that is out of range or that something already listens on, before Voila starts."""
+    import errno
+    import socket
+
+    from aelab import checks
+
+    checks.port(port, "--port")
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        if os.name == "posix":  # as tornado binds: a port in TIME_WAIT is free, a listening one is not
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            if err.errno == errno.EADDRINUSE:
+                raise UsageError(f"--port {port} is in use on {host} (another server?): stop it or choose "
+                                 f"another port with --port") from None
+            if err.errno in (errno.EACCES, errno.EPERM):
+                raise UsageError(f"--port {port}: permission denied on {host} (ports below 1024 need "
+                                 f"privileges): choose a port from 1024 to 65535") from None
+            raise UsageError(f"--port {port}: cannot listen on {host} ({err.strerror or err})") from None
+
+
+def _host_settings(allow_hosts: tuple[str, ...] | list[str]) -> str:
+    """The `--Voila.tornado_settings` value that turns jupyter_server's Host check back on."""
+    import json
+
+    if "*" in allow_hosts:
+        return '--Voila.tornado_settings={"allow_remote_access": True}'
+    names = json.dumps(list(dict.fromkeys([*LOCAL_HOSTNAMES, *allow_hosts])))  # a Python literal too
+    return f'--Voila.tornado_settings={{"allow_remote_access": False, "local_hostnames": {names}}}'
+
+
 def voila_argv(folder: Path, *, port: int, open_browser: bool = False, preheat: int = 1, timeout: int = 300,
-               cull_idle: int = 900, cull_interval: int = 60, tracebacks: bool = False) -> list[str]:
+               cull_idle: int = 300, cull_interval: int = 60, tracebacks: bool = False,
+               max_kernels: int | None = None, allow_hosts: tuple[str, ...] | list[str] = ()) -> list[str]:
     """The arguments for standalone `voila` serving `folder`."""
-    argv = [str(folder), f"--port={port}", "--Voila.ip=127.0.0.1", "--strip_sources=True",
+    if max_kernels is None:
+        max_kernels = default_max_kernels(folder, preheat)
+    argv = [str(folder), f"--port={port}", f"--Voila.ip={HOST}", "--Voila.port_retries=0", "--strip_sources=True",
             f"--VoilaExecutor.timeout={timeout}",
             f"--MappingKernelManager.cull_idle_timeout={cull_idle}",
             f"--MappingKernelManager.cull_interval={cull_interval}",
+            "--MappingKernelManager.cull_connected=False",
+            "--VoilaConfiguration.multi_kernel_manager_class=aelab.widgets.lab_kernels.CappedKernelManager",
+            f"--CappedKernelManager.max_kernels={max_kernels}",
+            _host_settings(allow_hosts),
             f"--show_tracebacks={tracebacks}"]
     argv += [f"--preheat_kernel=True", f"--pool_size={preheat}"] if preheat > 0 else ["--preheat_kernel=False"]
     if not open_browser:
@@ -80,11 +159,16 @@ def urls(folder: Path, port: int) -> list[str]:
 
 
 def serve(folder: Path, argv: list[str], port: int) -> int:
-    """Run Voila in this process until interrupted (Ctrl-C)."""
+    """Run Voila in this process until interrupted (Ctrl-C), after checking that `port` is free."""
+    import warnings
+
     from voila.app import Voila
 
     from aelab.device import describe_device, resolve_device
 
+    check_port(port)
+    # a whole dict on the command line (the Host-check settings) is deprecated in traitlets 5, not gone
+    warnings.filterwarnings("ignore", message=".*for dict-traits is deprecated", category=DeprecationWarning)
     links = urls(folder, port)
     print(f"aelab lab: serving {len(links) - 1} dashboards from {folder}")
     print(f"aelab lab: kernels will run on {describe_device(resolve_device('auto'))}")

@@ -1,56 +1,27 @@
 """Dashboard: the latent space of a denoising autoencoder, projected to 2-D.
 
-PCA of the codes is drawn at once; t-SNE and UMAP run off the UI thread with a progress
-bar and are cached on disk keyed by the model's configuration and the method (UMAP's first
-import compiles with numba for ~30 s on 2 cores; a cached embedding opens instantly).
-Hovering over a point shows its image.
+Runs the `lecture-latent` experiment (`aelab.experiments.lecture_demos.run_latent`, its preset
+for the lab's scale) for the codes of test images. PCA of the codes is drawn at once; t-SNE
+and UMAP run off the UI thread with a progress bar and are cached on disk keyed by the
+experiment's configuration and the method (UMAP's first import compiles with numba for ~30 s
+on 2 cores; a cached embedding opens instantly). Hovering over a point shows its image.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
 
 import ipywidgets as W
 import numpy as np
-import torch
 
-
-from aelab.models.dense import Autoencoder
-from aelab.train.loop import FitConfig, fit
+from aelab.experiments import get
+from aelab.experiments.lecture_demos import run_latent
 from aelab.viz.latent import METHOD_NAMES, embed_2d, latent_scatter, thumbnail
-from aelab.widgets.base import App, Runner, figure_widget, header, load_flat, refresh_figure, stop_hook
+from aelab.widgets.base import App, Runner, figure_widget, header, refresh_figure
+from aelab.widgets.experiment import job_context
 
-
-@dataclass(frozen=True)
-class LatentConfig:
-    dataset: str = "mnist"
-    n_train: int = 3000
-    n_points: int = 1000
-    hidden: int = 64
-    noise: float = 0.25
-    epochs: int = 3
-    seed: int = 0
-
-
-PRESETS = {"teach": LatentConfig(),
-           "smoke": LatentConfig(dataset="digits", n_train=300, n_points=150, hidden=16, epochs=1)}
+EXPERIMENT = "lecture-latent"
 SOURCES = ("autoencoder codes", "raw pixels")
-
-
-def train_codes(config: LatentConfig, device, job=None) -> dict[str, np.ndarray]:
-    """Train a tied sigmoid DAE (masking noise) and return test codes, images and labels."""
-    x, _, shape = load_flat(config.dataset, "train", config.n_train, device, seed=config.seed)
-    xt, yt, _ = load_flat(config.dataset, "test", config.n_points, device, seed=config.seed)
-    model = Autoencoder(x.shape[1], config.hidden, noise=("masking", config.noise),
-                        generator=torch.Generator().manual_seed(config.seed)).to(device)
-
-    fit(model, model.loss, x, FitConfig(epochs=config.epochs, batch_size=20, optimizer="sgd", lr=0.1),
-        generator=torch.Generator(device=device).manual_seed(config.seed + 1), check_stop=stop_hook(job),
-        progress=job.progress if job is not None else None, description="training the autoencoder")
-    with torch.no_grad():
-        codes = model.encode(xt).cpu().numpy()
-    return {"codes": codes, "pixels": xt.cpu().numpy(), "labels": yt, "images": xt.cpu().numpy().reshape(-1, *shape)}
 
 
 class LatentApp(App):
@@ -58,7 +29,7 @@ class LatentApp(App):
 
     def __init__(self, scale: str | None = None, device="auto", autostart: bool = True):
         self.setup(scale, device)
-        self.config = PRESETS[self.scale]
+        self.config = get(EXPERIMENT).config(self.scale)
         self.method = W.ToggleButtons(options=[(METHOD_NAMES[m], m) for m in ("pca", "tsne", "umap")], value="pca",
                                       description="projection")
         self.source = W.ToggleButtons(options=SOURCES, value=SOURCES[0], description="points")
@@ -79,15 +50,23 @@ class LatentApp(App):
             self.prepare()
 
     def prepare(self) -> None:
-        self.cached_or_start("latent-codes", self.config, lambda job: train_codes(self.config, self.device, job),
-                             self._use_codes, label="training the autoencoder…", cached_status="codes loaded from cache")
+        def task(job):
+            result = run_latent(self.config, job_context(job, self.device, self.scale))
+            # how well each kind of point separates classes, kept with the arrays for the figure's title
+            errors = [result.metrics[f"nearest_neighbour_error_percent_{kind}"] for kind in ("codes", "pixels")]
+            return {**result.arrays, "nearest_neighbour_error_percent": np.asarray(errors, np.float32)}
+
+        self.cached_or_start("latent-codes", self.config, task, self._use_codes, label="training the autoencoder…",
+                             cached_status="codes loaded from cache")
 
     def _use_codes(self, arrays: dict[str, np.ndarray]) -> None:
         self.arrays = arrays
         self.project()
 
     def _points(self) -> np.ndarray:
-        return self.arrays["codes"] if self.source.value == SOURCES[0] else self.arrays["pixels"]
+        if self.source.value == SOURCES[0]:
+            return self.arrays["codes"]
+        return self.arrays["images"].reshape(len(self.arrays["images"]), -1)
 
     def project(self) -> None:
         """PCA is drawn at once; t-SNE and UMAP come from the cache or a background run."""
@@ -103,7 +82,7 @@ class LatentApp(App):
         def task(job):
             job.progress(0, 1, f"computing {METHOD_NAMES[method]} of {len(points)} points"
                                + (" (the first UMAP in a session compiles for ~30 s)" if method == "umap" else ""))
-            return {"points": embed_2d(points, method, seed=self.config.seed)}
+            return {"points": embed_2d(points, method, seed=0)}
 
         def show(arrays):
             if (self.method.value, self.source.value) == (method, source):  # not switched away meanwhile
@@ -114,8 +93,11 @@ class LatentApp(App):
 
     def draw(self, points: np.ndarray, method: str, source: str) -> None:
         what = "codes" if source == SOURCES[0] else "raw pixels"
-        fig = latent_scatter(points, self.arrays["labels"], method=method,
-                             title=f"{what.capitalize()} of {len(points)} test images, {METHOD_NAMES[method]}")
+        title = f"{what.capitalize()} of {len(points)} test images, {METHOD_NAMES[method]}"
+        if "nearest_neighbour_error_percent" in self.arrays:
+            error = self.arrays["nearest_neighbour_error_percent"][SOURCES.index(source)]
+            title += f" · nearest-neighbour error {error:.1f}%"
+        fig = latent_scatter(points, self.arrays["labels"], method=method, title=title)
         refresh_figure(self.fig, fig)
         for trace in self.fig.data:
             trace.on_hover(self._hover)

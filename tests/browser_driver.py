@@ -1,7 +1,9 @@
-"""Drive `aelab lab` from a headless browser: start/stop the server, open a dashboard, read its plots.
+"""Test driver: run `aelab lab` and drive it from a headless browser (start/stop the server,
+open a dashboard, read its plots). Not part of the package.
 
 Shared by the browser test (`tests/test_browser.py`) and the timing benchmark
-(`benchmarks/lab_timings.py`). Follows what serving these dashboards offline showed
+(`benchmarks/lab_timings.py`, which puts `tests/` on sys.path). `AELAB_CHROMIUM` (a test
+setting, read here only) names the Chromium binary. Follows what serving these dashboards offline showed
 (REFERENCES.md, "Dashboards in Voila"): pages are awaited at `domcontentloaded` and every
 request not to 127.0.0.1 is aborted (the lab template's CDN stylesheet would hang the
 "load" event); the server runs in its own process group so it and its kernels stop together.

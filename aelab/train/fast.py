@@ -1,0 +1,191 @@
+"""A fast step for the dense family: the gradients of `Autoencoder.loss` and
+`DeepAutoencoder.loss` derived by hand, so that one training step is its matrix products,
+a few elementwise passes and nothing else (no autograd graph, no double backward).
+
+Notation as in `aelab.models.dense`, layer i = 1..N maps its (corrupted) input u_i to
+h_i = s_e(a_i), a_i = u_i W_i^T + b_i; the decoders run top-down, z_N = h_N,
+p_i = z_i W'_i^T + b'_i, z_{i-1} = s_d(p_i), and x_r = s_d(p_1). With B examples a batch,
+the loss L = (1/B) sum_b l(x_b, x_r,b) + penalties has the gradients
+
+    dp_1     = (1/B) dl/dp_1          (= (sigmoid(p_1) - x) / B for the cross-entropy)
+    dz_i     = dp_i W'_i,             dp_{i+1} = dz_i * s_d'(z_i)
+    dh_N     = dz_N (+ the penalties' dL/dh)
+    da_i     = dh_i * s_e'(h_i) (+ the contraction's dL/da)
+    dh_{i-1} = (da_i W_i) * dq_i      (dq_i: the corruption's derivative, the kept entries of a mask)
+    dW_i     = da_i^T u_i + z_i^T dp_i        tied (W'_i = W_i^T): ONE product over the stacked batch,
+                                              [z_i ; da_i]^T [dp_i ; u_i]
+    dW'_i    = dp_i^T z_i                     untied
+    db_i = sum_b da_i,  db'_i = sum_b dp_i
+
+and the regularisers in closed form (for every encoder unit):
+
+    contraction  lambda/B sum_b sum_j s'(a_j)^2 q_j, q_j = sum_i W_ji^2:
+                 dW_ji += 2 lambda/B (sum_b s'_bj^2) W_ji,  da_bj += 2 lambda/B s'_bj s''_bj q_j
+    sparsity_l1  dh += lambda/B sign(h)
+    sparsity_kl  dh += lambda/B (-(rho / rho^_j) + (1 - rho) / (1 - rho^_j))
+    weight_decay dW += 2 lambda W  (and W')
+
+The noise is drawn by the model's own `corrupt`, in the same order as `loss`, so for the
+same generator a fused step and an autograd step see the same corrupted batch; the tests
+compare their gradients. `fused_loss(model)` returns the step for a model it supports,
+else None (the loop then falls back to autograd).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from aelab.models.dense import _ACTIVATION as _ACT
+from aelab.models.dense import Autoencoder, DeepAutoencoder, flat
+from aelab.models.dense import _derivative as derivative
+
+
+def _derivative(unit: str, h: torch.Tensor) -> torch.Tensor | None:
+    """s'(a) from h = s(a); None for linear units (s' = 1, no pass needed)."""
+    return None if unit == "linear" else derivative(unit, h)
+
+
+def _second(unit: str, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor | None:
+    """s''(a) from h and s = s'(a); None where it is 0 (relu, linear)."""
+    if unit == "sigmoid":
+        return s * (1 - 2 * h)
+    if unit == "tanh":
+        return -2 * h * s
+    return None
+
+
+class FusedDenseStep:
+    """`loss(x, generator)` for a dense model that also leaves the gradients in `.grad`.
+
+    The loop sees `computes_gradients = True` and skips `backward()`. Returns the same
+    named terms as the model's `loss`, detached."""
+
+    computes_gradients = True
+
+    def __init__(self, model: Autoencoder | DeepAutoencoder, regularised: bool = True):
+        self.model = model
+        self.deep = isinstance(model, DeepAutoencoder)
+        self.layers: list[Autoencoder] = list(model.layers) if self.deep else [model]
+        self.regularised = regularised or not self.deep
+
+    def _name(self, term: str, i: int) -> str:
+        return f"{term}_{i + 1}" if self.deep else term
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        layers, reg = self.layers, self.regularised
+        x = flat(x)
+        n = x.shape[0]
+        terms: dict[str, torch.Tensor] = {}
+        # --- encoders (with corruption at every input) ------------------------------------
+        inputs, codes, keeps = [], [], []
+        u = x
+        for i, layer in enumerate(layers):
+            if reg and layer.noise[0] != "none" and layer.noise[1] > 0:
+                corrupted = layer.corrupt(u, generator)
+                # dq: masking and salt-pepper keep some entries (derivative 1) and replace the rest (0);
+                # additive gaussian noise has derivative 1 everywhere
+                keeps.append(None if layer.noise[0] == "gaussian" or i == 0 else (corrupted == u))
+                u = corrupted
+            else:
+                keeps.append(None)
+            inputs.append(u)
+            h = _ACT[layer.encoder_unit](torch.addmm(layer.b, u, layer.W.t()))
+            codes.append(h)
+            u = h
+        # --- decoders, top-down -------------------------------------------------------------
+        z = codes[-1]
+        decoder_inputs: list[torch.Tensor] = [None] * len(layers)  # type: ignore[list-item]
+        outputs: list[torch.Tensor] = [None] * len(layers)  # type: ignore[list-item]
+        for i in range(len(layers) - 1, -1, -1):
+            layer = layers[i]
+            decoder_inputs[i] = z
+            p = torch.addmm(layer.b_prime, z, layer.decoder_weight.t())
+            outputs[i] = p
+            if i > 0:
+                z = _ACT[layer.decoder_unit](p)
+        # --- the reconstruction loss and its gradient dp_1 ------------------------------------
+        bottom, p = layers[0], outputs[0]
+        if bottom.loss_kind == "cross-entropy":
+            terms["reconstruction"] = F.binary_cross_entropy_with_logits(p, x, reduction="sum") / n
+            dp = torch.sigmoid(p).sub_(x).div_(n)
+        else:
+            r = _ACT[bottom.decoder_unit](p)
+            diff = r - x
+            terms["reconstruction"] = diff.pow(2).sum() / n
+            dp = diff.mul_(2.0 / n)
+            s = _derivative(bottom.decoder_unit, r)
+            if s is not None:
+                dp.mul_(s)
+        # --- back up through the decoders -------------------------------------------------
+        grads: dict[int, dict[str, torch.Tensor]] = {i: {} for i in range(len(layers))}
+        decoder_grads: list[torch.Tensor] = [None] * len(layers)  # type: ignore[list-item]
+        for i, layer in enumerate(layers):
+            decoder_grads[i] = dp
+            grads[i]["b_prime"] = dp.sum(0)
+            dz = dp @ layer.decoder_weight  # [n, H_i]
+            if i + 1 < len(layers):
+                upper = layers[i + 1]
+                s = _derivative(upper.decoder_unit, decoder_inputs[i])
+                dp = dz.mul_(s) if s is not None else dz
+            else:
+                dh = dz
+        # --- penalties and back down through the encoders -----------------------------------
+        for i in range(len(layers) - 1, -1, -1):
+            layer, h, u = layers[i], codes[i], inputs[i]
+            s = _derivative(layer.encoder_unit, h)
+            if reg and layer.sparsity_l1 > 0:
+                terms[self._name("sparsity_l1", i)] = layer.sparsity_l1 * h.abs().sum() / n
+                dh = dh + (layer.sparsity_l1 / n) * torch.sign(h)
+            if reg and layer.sparsity_kl > 0:
+                rho, rate = layer.sparsity_target, h.mean(0)
+                clamped = rate.clamp(1e-6, 1 - 1e-6)
+                kl = rho * torch.log(rho / clamped) + (1 - rho) * torch.log((1 - rho) / (1 - clamped))
+                terms[self._name("sparsity_kl", i)] = layer.sparsity_kl * kl.sum()
+                slope = (-(rho / clamped) + (1 - rho) / (1 - clamped)) * (rate == clamped)
+                dh = dh + (layer.sparsity_kl / n) * slope
+            da = dh * s if s is not None else dh
+            dW_extra = None
+            if reg and layer.contractive > 0:
+                q = layer.W.pow(2).sum(1)  # [H]
+                s_ = s if s is not None else torch.ones_like(h)
+                s2 = s_ * s_
+                terms[self._name("contraction", i)] = layer.contractive * (s2 @ q).sum() / n
+                dW_extra = (2 * layer.contractive / n) * s2.sum(0).unsqueeze(1) * layer.W
+                second = _second(layer.encoder_unit, h, s_)
+                if second is not None:
+                    da = da + (2 * layer.contractive / n) * (s_ * second) * q
+            if reg and layer.l2 > 0:
+                norm = layer.W.pow(2).sum() + (0 if layer.tied else layer.W_prime.pow(2).sum())
+                terms[self._name("weight_decay", i)] = layer.l2 * norm
+            # weights: one product over the stacked batch when tied
+            if layer.tied:
+                dW = torch.cat([decoder_inputs[i], da]).t() @ torch.cat([decoder_grads[i], u])
+            else:
+                dW = da.t() @ u
+                grads[i]["W_prime"] = decoder_grads[i].t() @ decoder_inputs[i]
+                if reg and layer.l2 > 0:
+                    grads[i]["W_prime"] += 2 * layer.l2 * layer.W_prime
+            if dW_extra is not None:
+                dW += dW_extra
+            if reg and layer.l2 > 0:
+                dW += 2 * layer.l2 * layer.W
+            grads[i]["W"] = dW
+            grads[i]["b"] = da.sum(0)
+            if i > 0:
+                dh = da @ layer.W
+                if keeps[i] is not None:
+                    dh = dh * keeps[i]
+        for i, layer in enumerate(layers):
+            for name, g in grads[i].items():
+                getattr(layer, name).grad = g
+        terms["total"] = sum(terms.values())
+        return terms
+
+
+def fused_loss(model: torch.nn.Module, regularised: bool = True) -> FusedDenseStep | None:
+    """The fast step for `model` (an `Autoencoder` or a `DeepAutoencoder`), or None."""
+    if isinstance(model, (Autoencoder, DeepAutoencoder)):
+        return FusedDenseStep(model, regularised)
+    return None

@@ -1,0 +1,40 @@
+"""A cap on the live kernels of `aelab lab` (Voila has none of its own).
+
+Voila starts a kernel for every page load (or hands out a preheated one and starts its
+replacement); an idle kernel is culled only after `cull_idle_timeout`, and one whose page
+stays open is never culled. Each kernel of the lab holds torch and its models (a few hundred
+MB), so without a cap a burst of visitors grows memory without bound. `CappedKernelManager`
+refuses to start a kernel beyond `max_kernels` (live and starting, preheated ones included)
+with HTTP 503 and a message saying to try again later; culled or closed kernels free their
+places. Voila is told to use it with
+`--VoilaConfiguration.multi_kernel_manager_class=aelab.widgets.lab_kernels.CappedKernelManager`
+(its preheating pool subclasses whatever class is named there).
+
+This module imports jupyter_server; only the Voila process imports it.
+"""
+
+from __future__ import annotations
+
+from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+from tornado import web
+from traitlets import Integer
+
+
+class CappedKernelManager(AsyncMappingKernelManager):
+    """AsyncMappingKernelManager that starts no kernel beyond `max_kernels`."""
+
+    max_kernels = Integer(0, config=True, help="Most kernels alive or starting at once (0: no cap).")
+
+    def live_kernels(self) -> int:
+        return len(set(self._kernels) | set(self._pending_kernels))
+
+    async def start_kernel(self, *, kernel_id: str | None = None, path=None, **kwargs) -> str:  # type: ignore[override]
+        if (kernel_id is None or kernel_id not in self) and self.max_kernels > 0 \
+                and self.live_kernels() >= self.max_kernels:
+            self.log.warning("aelab lab: kernel refused, %d of %d places taken", self.live_kernels(), self.max_kernels)
+            raise web.HTTPError(503, f"The lab is serving its limit of {self.max_kernels} live dashboards; idle "
+                                     "ones are closed within minutes: please try again shortly.")
+        return await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
+
+
+__all__ = ["CappedKernelManager"]
