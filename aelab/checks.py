@@ -10,9 +10,10 @@ Seeds: one documented range, 0 .. 2**32 - 1 (`SEED_MAX`), the range numpy's and 
 generators both take without folding. Larger or negative seeds are refused instead of being
 reduced silently (2**32 would otherwise train the same weights as 0).
 
-Experiment configs are checked field by field from their values and names (`_POSITIVE`,
-`_RATES`), then by the config's own `check()` method when it has one (a config may add
-rules only it knows, e.g. levels in [0, 1] for masking noise).
+Experiment configs are checked field by field from their values and names: numbers finite
+and >= 0 (a config lists fields that may be negative in a `signed_fields` class attribute),
+counts in `_POSITIVE` >= 1, rates in `_RATES` > 0, seeds in range; then by the config's own
+`check()` method when it has one (rules only it knows, e.g. levels in [0, 1] for masking).
 This module sits at the bottom: it imports nothing from aelab but the errors.
 """
 
@@ -74,7 +75,7 @@ def port(value: Any, name: str = "--port") -> int:
     return integer(value, name, minimum=PORT_RANGE[0], maximum=PORT_RANGE[1])
 
 
-def _field(value: Any, field: str, where: str) -> None:
+def _field(value: Any, field: str, where: str, signed: bool = False) -> None:
     label = f"{where}: option --{field.replace('_', '-')}"
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return
@@ -82,18 +83,18 @@ def _field(value: Any, field: str, where: str) -> None:
         if field in _POSITIVE | set(_RATES) and not value:
             raise UsageError(f"{label} needs at least one value")
         for item in value:
-            _field(item, field, where)
+            _field(item, field, where, signed)
         return
     if isinstance(value, numbers.Integral):
         if field == "seed" or field.endswith("_seed"):
             seed(value, label)
         else:
-            integer(value, label, minimum=1 if field in _POSITIVE else 0)
+            integer(value, label, minimum=1 if field in _POSITIVE else None if signed else 0)
     elif isinstance(value, numbers.Real):
         if field in _RATES or field.endswith("_lr"):
             number(value, label, above=0)
         else:
-            number(value, label, minimum=0)
+            number(value, label, minimum=None if signed else 0)
 
 
 def experiment_config(config: Any, where: str, validators: dict[str, Callable[[Any], Any]] | None = None) -> None:
@@ -103,9 +104,10 @@ def experiment_config(config: Any, where: str, validators: dict[str, Callable[[A
     the config's own `check()`, if it has one."""
     if not dataclasses.is_dataclass(config):
         return
+    signed = set(getattr(config, "signed_fields", ()))
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
-        _field(value, f.name, where)
+        _field(value, f.name, where, f.name in signed)
         validate = (validators or {}).get(f.name)
         if validate is not None and value is not None:
             try:
@@ -116,9 +118,7 @@ def experiment_config(config: Any, where: str, validators: dict[str, Callable[[A
     if callable(check):
         try:
             check()
-        except UsageError:
-            raise
-        except ValueError as err:  # a config's own rule: still a statement about its fields
+        except ValueError as err:  # a config's own rule (UsageError is a ValueError): about its fields
             raise UsageError(f"{where}: {err}") from None
 
 

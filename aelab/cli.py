@@ -6,6 +6,7 @@
     aelab reproduce NAME [--scale ...]   run one experiment, write result.json + figure.html
     aelab train --model dae --out DIR    train one autoencoder, write a checkpoint + record.json
     aelab lab [--port P] [--no-browser]  serve the dashboards with Voila on 127.0.0.1
+    aelab sweep NAME --preset P ...      run a paper's grid on Ray: one folder per cell, a table
 
 Bad input (`aelab.errors.UsageError`, or an OSError about a path named by --out, --root,
 --resume or --notebooks) is printed as one line and exits 1; any other exception keeps its
@@ -106,13 +107,10 @@ def _cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> int:
 
     checks.seed(args.seed, "--seed")
     _check_out_folder(args.out)
-    bar = tqdm(total=1, desc=args.name, unit="step", disable=args.quiet, dynamic_ncols=True)
+    bar = _LazyBar(desc=args.name, unit="step", disable=args.quiet)
 
     def progress(done: int, total: int, desc: str) -> None:
-        bar.total = max(total, 1)
-        bar.set_description(desc or args.name, refresh=False)
-        bar.n = done
-        bar.refresh()
+        bar.update_to(done, total, desc or args.name)
 
     def add_figure(folder: Path) -> None:  # written into the new result folder before it is moved into place
         figure = figure_for_result(*read_result(folder))
@@ -133,6 +131,27 @@ def _cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> int:
             paper = result["paper"].get(key)
             print(f"  {key}: {value}" + (f"   (paper: {paper})" if paper is not None else ""))
     return 0
+
+
+class _LazyBar:
+    """A tqdm bar that appears with the first progress report and is cleared when closed, so
+    that an error is the only line left on stderr (one found before any work, the only line)."""
+
+    def __init__(self, **options) -> None:
+        self.options, self.bar = options, None
+
+    def update_to(self, done: int, total: int, desc: str) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=1, dynamic_ncols=True, leave=False, **self.options)
+        self.bar.total, self.bar.n = max(total, 1), done
+        self.bar.set_description(desc, refresh=False)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _cmd_lab(args: argparse.Namespace) -> int:
@@ -173,12 +192,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         config.build(1)  # bad flags fail here, before any data is loaded
     except ValueError as err:  # building from the flags alone: any refusal is about the flags
         raise UsageError(str(err)) from err
-    bar = tqdm(total=1, desc="train", unit="batch", dynamic_ncols=True)
+    bar = _LazyBar(desc="train", unit="batch")
 
     def progress(done: int, total: int, desc: str) -> None:
-        bar.total, bar.n = max(total, 1), done
-        bar.set_description(desc, refresh=False)
-        bar.refresh()
+        bar.update_to(done, total, desc)
 
     try:
         metrics = train_one(config, args.out, device=resolve_device(args.device), seed=args.seed,
@@ -190,6 +207,70 @@ def _cmd_train(args: argparse.Namespace) -> int:
     print(f"wrote {args.out}/weights.safetensors, config.json and record.json; "
           f"seconds per epoch: {', '.join(f'{s:.1f}' for s in metrics['seconds_per_epoch'])}")
     return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from aelab.sweep import build_plan, parse_grid, run_sweep
+    from aelab.sweep.execute import cells_to_run, import_ray
+    from aelab.sweep.presets import Metrics
+
+    if not args.in_process and not args.dry_run:
+        import_ray()  # without Ray: one line saying how to get it, before any work
+    metrics = None
+    if args.metric or args.valid:
+        if not (args.metric and args.valid):
+            raise UsageError("--metric and --valid go together (dotted keys of result.json's metrics)")
+        metrics = Metrics(test=args.metric, valid=args.valid)
+    plan = build_plan(args.name, preset=args.preset, grid=parse_grid(args.grid or []), seeds=args.seeds,
+                      scale=args.scale, select=args.select.split(",") if args.select else None, metrics=metrics)
+    out = args.out or str(Path("runs") / "sweeps" / plan.name)
+    _check_out_folder(out)
+    todo = cells_to_run(plan, out)
+    print(f"{plan.name}: {len(plan.cells)} cells ({len(plan.seeds)} seed(s)), {len(plan.cells) - len(todo)} "
+          f"finished before; {plan.paper}; chosen on validation: {', '.join(plan.select) or 'nothing'}; out {out}")
+    if args.dry_run:
+        for cell in todo:
+            print(f"  to run: {cell.key}  {cell.label()}")
+        return 0
+    bar = tqdm(total=len(plan.cells), desc=plan.name, unit="cell", dynamic_ncols=True, disable=args.quiet)
+
+    def progress(done: int, total: int, desc: str) -> None:
+        bar.total, bar.n = max(total, 1), done
+        bar.set_postfix_str(desc, refresh=False)
+        bar.refresh()
+
+    try:
+        summary = run_sweep(plan, out, backend="in-process" if args.in_process else "ray", address=args.address,
+                            cpus_per_cell=args.cpus_per_cell, gpus_per_cell=args.gpus_per_cell, retries=args.retries,
+                            num_cpus=args.num_cpus, device=args.device, dashboard=not args.no_dashboard,
+                            progress=progress, log=tqdm.write)
+    finally:
+        bar.close()
+    print(f"{plan.name}: {summary['ran']} cells run, {summary['skipped']} finished before, {summary['failed']} "
+          f"failed, {summary['retried']} retried, in {summary['seconds']:.1f} s; wrote {out}/table.json and "
+          f"figure.html")
+    from aelab.fileio import read_json
+
+    table = read_json(Path(out) / "table.json")
+    for row in table["rows"]:
+        ours = "—" if row["test_mean"] is None else f"{row['test_mean']:.2f}" + (
+            f" ± {row['test_interval']:.2f}" if row["test_interval"] is not None else "")
+        paper = "" if row["paper"] is None else f"   (paper: {row['paper']:.2f}" + (
+            f" ± {row['paper_interval']:.2f})" if row["paper_interval"] is not None else ")")
+        print(f"  {row['label']}: {ours}{paper}")
+    for failure in table["failed"]:
+        print(f"  failed: {failure['label']}: {failure['error']}  (rerun the command to retry it)")
+    return 0 if not summary["interrupted"] else 130
+
+
+def _sweep_epilog() -> str:
+    from aelab.sweep.presets import PRESETS
+
+    lines = ["grid presets (NAME --preset P):"]
+    lines += [f"  {p.experiment} --preset {p.name}: {p.paper}" for p in PRESETS]
+    return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -267,6 +348,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracebacks", action="store_true", help="show Python tracebacks in the page (debugging)")
     p.add_argument("--print-command", action="store_true", help="print the voila command line and exit")
     p.set_defaults(func=_cmd_lab)
+
+    p = sub.add_parser("sweep", help="run a grid of an experiment's cells on Ray; a table chosen on validation",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_sweep_epilog(),
+                       description="Run every cell of a grid (each one `aelab reproduce` run, written to "
+                                   "OUT/cells/KEY/), choose per row the cell with the best validation metric and "
+                                   "write OUT/table.json (test mean ± 95%% interval over the seeds, the paper's "
+                                   "number beside it) and figure.html. Rerunning the command runs only the "
+                                   "cells not finished yet.")
+    p.add_argument("name", help="experiment name (see 'aelab list')")
+    p.add_argument("--preset", help="a paper's grid (listed below)")
+    p.add_argument("--grid", action="append", metavar="FIELD=V1,V2",
+                   help="a grid axis; replaces the preset's axis of that field (repeatable; a tuple value: (1,2))")
+    p.add_argument("--seeds", default="0", help="replicates, e.g. 0-9 or 0,3,5 (default 0)")
+    p.add_argument("--scale", choices=("smoke", "teach", "paper"), default="teach",
+                   help="the experiment's preset under the grid; smoke and teach also shrink a preset's grid")
+    p.add_argument("--address", help="join a Ray cluster: auto (one started with 'ray start' here), HOST:PORT "
+                                     "or ray://HOST:PORT; default: start a local Ray on this machine")
+    p.add_argument("--cpus-per-cell", type=float, default=1, metavar="N",
+                   help="CPUs Ray reserves per cell; torch uses as many threads (default 1)")
+    p.add_argument("--gpus-per-cell", type=float, default=0, metavar="F",
+                   help="GPUs per cell, fractions share a GPU (default 0)")
+    p.add_argument("--retries", type=int, default=2, help="retries of a cell whose worker died (default 2)")
+    p.add_argument("--num-cpus", type=int, help="CPUs of the local Ray (default: all cores)")
+    p.add_argument("--select", metavar="FIELD,...", help="grid fields chosen on validation (default: the "
+                                                           "preset's, else every --grid field)")
+    p.add_argument("--metric", metavar="PATH", help="reported metric: dotted key of result.json's metrics")
+    p.add_argument("--valid", metavar="PATH", help="the metric cells are chosen on (with --metric)")
+    p.add_argument("--device", default="auto", help="device of each cell: auto, cpu, cuda, mps")
+    p.add_argument("--in-process", action="store_true", help="no Ray: run the cells here, one after another")
+    p.add_argument("--no-dashboard", action="store_true", help="do not start Ray's dashboard (local Ray)")
+    p.add_argument("--dry-run", action="store_true", help="list the cells still to run and exit")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--out", help="the sweep's folder (default runs/sweeps/NAME-PRESET)")
+    p.set_defaults(func=_cmd_sweep)
     return parser
 
 
@@ -295,6 +410,11 @@ def _check_out_folder(out: str) -> None:
     probe_writable(out, f"--out {out}")
 
 
+def _one_line(err: BaseException) -> str:
+    """An error's message on one line (a message of several lines is joined with spaces)."""
+    return " ".join(line.strip() for line in str(err).splitlines() if line.strip())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
@@ -312,11 +432,16 @@ def main(argv: list[str] | None = None) -> int:
         set_threads(args.threads)
         return args.func(args, extra) if getattr(args, "takes_extra", False) else args.func(args)
     except UsageError as err:  # bad input: one line; anything else keeps its traceback
-        print(f"aelab: error: {err}", file=sys.stderr)
+        print(f"aelab: error: {_one_line(err)}", file=sys.stderr)
         return 1
     except TrainingDiverged as err:  # not a bug: the run's settings made the loss explode
-        print(f"aelab: training diverged: {err}", file=sys.stderr)
+        print(f"aelab: training diverged: {_one_line(err)}", file=sys.stderr)
         return 3
+    except BrokenPipeError:  # stdout closed early (e.g. `aelab list | head -1`): not an error worth a traceback
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as err:
         option = _user_path_option(err, args)
         if option is None:

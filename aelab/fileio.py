@@ -37,6 +37,7 @@ PART_SUFFIX = ".part"
 JOURNAL = ".aelab-commit.json"  # the commit point of `commit_files`
 # .<name>.<pid>.<random>.part (mkstemp's random tail: letters, digits, _)
 _PART = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<tag>[A-Za-z0-9_]+)\.part$")
+_OLD_PART = re.compile(r"^\..+\.[a-z0-9_]{8}\.part$")  # .<name>.<random>.part, written before pids were added
 _STARTED = time.time()
 
 
@@ -82,7 +83,7 @@ def _is_stale(entry: Path) -> bool:
     match = _PART.match(entry.name)
     if match is not None:
         return not _pid_alive(int(match["pid"]))
-    if entry.name.startswith(".") and entry.name.endswith(PART_SUFFIX):  # older name form, no pid
+    if _OLD_PART.match(entry.name):  # no pid to ask: stale when older than this process
         with contextlib.suppress(OSError):
             return entry.lstat().st_mtime < _STARTED
     return False
@@ -269,7 +270,11 @@ def atomic_folder(destination: str | os.PathLike) -> Iterator[Path]:
                 else:
                     old = Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=parent))
                     os.rename(destination, old / destination.name)
-                    os.rename(tmp, destination)
+                    try:
+                        os.rename(tmp, destination)
+                    except BaseException:
+                        os.rename(old / destination.name, destination)  # put the old one back
+                        raise
             else:
                 os.replace(tmp, destination)
     except BaseException:

@@ -48,11 +48,13 @@ def free_port() -> int:
 
 def start_lab(port: int, notebooks: Path, env: dict[str, str], *, preheat: int = 0,
               log_path: Path | None = None) -> subprocess.Popen:
-    """`aelab lab` in its own process group (so the server and its kernels can be killed together)."""
+    """`aelab lab` in its own process group (so the server and its kernels can be killed together).
+    The kernel cap is raised: one test run opens every dashboard, and closed pages' kernels live on
+    until culled."""
     log = open(log_path, "w") if log_path else subprocess.DEVNULL
     return subprocess.Popen([sys.executable, "-m", "aelab.cli", "lab", "--port", str(port), "--no-browser",
                              "--notebooks", str(notebooks), "--preheat", str(preheat), "--timeout", "180",
-                             "--cull-idle", "300"], env=env, stdout=log, stderr=subprocess.STDOUT,
+                             "--cull-idle", "300", "--max-kernels", "32"], env=env, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)
 
 
@@ -128,11 +130,33 @@ def only_loopback(route) -> None:
         route.abort()
 
 
+CONSOLE_ERRORS: dict[int, list[str]] = {}  # id(page) -> console errors and page errors seen so far
+
+
+def _is_ours(message) -> bool:
+    """A console error worth failing on: anything except the refusal of a request we aborted
+    on purpose (every request that does not go to 127.0.0.1, see `only_loopback`)."""
+    if "Failed to load resource" in message.text:
+        url = (message.location or {}).get("url", "")
+        return url.startswith(("http://127.0.0.1", "ws://127.0.0.1"))
+    return True
+
+
 def new_page(browser, width: int = 1280, height: int = 1000):
+    """A page that records every console error (including "[anywidget] Failed to initialize
+    model.") and every uncaught page error; read them with `console_errors(page)`."""
     context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
+    seen = CONSOLE_ERRORS.setdefault(id(page), [])
+    page.on("console", lambda m: seen.append(f"console {m.type}: {m.text}")
+            if m.type == "error" and _is_ours(m) else None)
+    page.on("pageerror", lambda err: seen.append(f"page error: {err}"))
     page.route("**/*", only_loopback)
     return context, page
+
+
+def console_errors(page) -> list[str]:
+    return list(CONSOLE_ERRORS.get(id(page), []))
 
 
 def open_dashboard(page, url: str, timeout_ms: int = 180_000) -> float:
@@ -149,9 +173,40 @@ def wait_for_work(page, timeout_ms: int = 180_000) -> None:
 
 
 def plot_signature(page) -> str:
-    html = page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot .main-svg'))"
+    html = page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot .main-svg, .aelab-paper-table'))"
                          ".map(e => e.innerHTML).join('|')")
     return hashlib.sha1(html.encode()).hexdigest()
+
+
+def figure_text(page) -> str:
+    """The text the page's figures show (titles, axis titles, legends, tables), one string."""
+    return page.evaluate("() => Array.from(document.querySelectorAll('.aelab-figure'))"
+                         ".map(e => e.innerText + ' ' + Array.from(e.querySelectorAll('svg text'))"
+                         ".map(t => t.textContent).join(' ')).join(' | ')")
+
+
+def wait_for_text(page, text: str, timeout: float = 120, poll: float = 0.1) -> bool:
+    """True once a figure shows `text`, False on timeout."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        if text in figure_text(page):
+            return True
+        time.sleep(poll)
+    return False
+
+
+def hover_thumbnail(page, tries: int = 60) -> str:
+    """Move the mouse over the latent scatter until the hover thumbnail's caption names an image."""
+    box = page.locator(".aelab-plot .nsewdrag").first.bounding_box()
+    caption = page.locator(".aelab-thumbnail div").first
+    for k in range(tries):
+        fx, fy = 0.2 + 0.6 * ((k * 7) % 11) / 10, 0.2 + 0.6 * ((k * 3) % 13) / 12
+        page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        time.sleep(0.15)
+        text = caption.inner_text()
+        if text.startswith("image #"):
+            return text
+    return caption.inner_text()
 
 
 def page_errors(page) -> list[str]:

@@ -3,7 +3,10 @@
 For each dashboard: open it (wait for `domcontentloaded`, abort every request that is not to
 127.0.0.1), wait for the plots and for the app's first work to finish, wait ~3 s more (an
 update sent within ~1-3 s of a figure's first render can be lost), move a control, check that
-a figure changed and that no error text or failed widget appears. Screenshots go to
+a figure changed and now shows the text the new setting gives (a title, axis title or table
+heading), and that no error text, failed widget, console error (e.g. "[anywidget] Failed to
+initialize model.") or uncaught page error appeared. 06 also hovers over the scatter and checks
+that the thumbnail shows an image. Screenshots go to
 `artifacts/screenshots/` (and, with AELAB_SAVE_SCREENSHOTS=1, to `docs/screenshots/`;
 AELAB_BROWSER_SCALE=teach serves the apps at the size users see, for those screenshots).
 
@@ -38,6 +41,27 @@ ACTIONS = {
     "04-what-where": ("button", "reconstructions (Fig. 4)"),
     "05-layer-inversion": ("button", "error per layer"),
     "06-latent-space": ("button", "t-SNE"),
+    "07-sweeps": ("button", "validation vs test"),
+    "08-sparse-codes": ("button", "vs scikit-learn"),
+    "09-semantic-hashing": ("button", "activations"),
+    "10-stochastic": ("button", "2-D latent map"),
+    "11-tangents": ("button", "untied CAE caveat"),
+}
+
+
+# text a figure shows once the control above has acted (the figure really updated)
+EXPECTED = {
+    "00-tour": "undercomplete linear (PCA): where each point is sent",
+    "01-denoising-filters": "5 hidden units per training noise level",
+    "02-joint-vs-layerwise": "(log scale)",
+    "03-gsn-sampling": "direction agrees",
+    "04-what-where": "Fig. 4: reconstructions of digits shifted",
+    "05-layer-inversion": "Squared L2 reconstruction error per layer",
+    "06-latent-space": "t-SNE",
+    "08-sparse-codes": "Ours vs scikit-learn",
+    "09-semantic-hashing": "more noise, more saturation",
+    "10-stochastic": "The 2-D latent space of a VAE",
+    "11-tangents": "untied weights let the contraction penalty vanish",
 }
 
 
@@ -79,24 +103,34 @@ def chromium(lab_server):
 
 @pytest.mark.parametrize("name", list(ACTIONS))
 def test_dashboard_renders_reacts_and_shows_no_error(name, lab_server, chromium):
-    context, page = lab_browser.new_page(chromium)
+    context, page = lab_browser.new_page(chromium, 1280, 800)
     try:
         first_plot = lab_browser.open_dashboard(page, f"{lab_server}/voila/render/{name}.ipynb")
         lab_browser.wait_for_work(page)
         time.sleep(3)  # updates in the first seconds after render may be lost: do not act earlier
         assert lab_browser.page_errors(page) == []
+        assert lab_browser.console_errors(page) == []
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{name}-opened.png"), full_page=True)
         before = lab_browser.plot_signature(page)
         lab_browser.move_control(page, *ACTIONS[name])
         assert lab_browser.wait_for_change(page, before) is not None, f"{name}: no figure changed"
+        if name in EXPECTED:
+            assert lab_browser.wait_for_text(page, EXPECTED[name]), \
+                f"{name}: the figure never said {EXPECTED[name]!r}: {lab_browser.figure_text(page)[:300]}"
         lab_browser.wait_for_work(page)
         time.sleep(1)
+        if name == "06-latent-space":
+            assert lab_browser.hover_thumbnail(page).startswith("image #"), "06: hovering showed no thumbnail"
         assert lab_browser.page_errors(page) == []
+        assert lab_browser.console_errors(page) == []
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        if os.environ.get("AELAB_SAVE_SCREENSHOTS") == "1":
+        if os.environ.get("AELAB_SAVE_SCREENSHOTS") == "1":  # 1280 x 800, the dashboard itself in view
+            page.evaluate("() => document.querySelector('.aelab-app, .widget-vbox').scrollIntoView()")
+            time.sleep(0.5)
+            page.screenshot(path=str(ARTIFACTS / f"{name}-1280x800.png"))
             DOCS.mkdir(parents=True, exist_ok=True)
-            shutil.copy(ARTIFACTS / f"{name}.png", DOCS / f"{name}.png")
+            shutil.copy(ARTIFACTS / f"{name}-1280x800.png", DOCS / f"{name}.png")
         print(f"{name}: first plot after {first_plot:.1f} s")
     finally:
         context.close()

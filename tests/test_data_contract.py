@@ -39,12 +39,17 @@ def test_generated_sets_depend_on_seed(mnist_root, monkeypatch, tmp_path):
                                                                           "rectangles-seed1-v1.npz"]
 
 
-def test_unreadable_cache_file_is_a_clear_error(mnist_root, monkeypatch, tmp_path):
+def test_unreadable_cache_file_is_a_miss_and_is_regenerated(mnist_root, monkeypatch, tmp_path):
+    from aelab.data import store
+
     monkeypatch.setenv("AELAB_CACHE", str(tmp_path))
     (tmp_path / "generated").mkdir()
-    (tmp_path / "generated" / "rectangles-seed0-v1.npz").write_bytes(b"not an npz")
-    with pytest.raises(data.CorruptFile, match="delete it"):
-        data.load("rectangles", "test", root=mnist_root)
+    damaged = tmp_path / "generated" / "rectangles-seed0-v1.npz"
+    damaged.write_bytes(b"not an npz")
+    with pytest.raises(data.CorruptFile, match="delete it"):  # the file is named ...
+        store.load_split(damaged, "test")
+    assert len(data.load("rectangles", "test", root=mnist_root)) == 50000  # ... and rebuilt on loading
+    assert store.load_split(damaged, "test")[0].shape[0] == 50000
 
 
 def _write_amat(path, n, label_of, transposed=False):

@@ -142,7 +142,34 @@ def test_the_final_state_is_sent_again_after_a_task(monkeypatch):
     runner.wait(5)
     time.sleep(0.5)
     assert (runner.status, None) in sent
-    assert (figure, ["_widget_data", "_widget_layout"]) in sent
+    assert (figure, "outputs") in sent
+
+
+def test_a_stopped_run_labels_its_figure_and_leaves_the_stop_button_greyed(monkeypatch):
+    monkeypatch.setattr(base.Runner, "synchronous", True)
+    runner = base.Runner()
+    figure = base.figure_widget(go.Figure(go.Scatter(x=[1], y=[1]), layout=dict(title="curves")))
+    runner.figures = [figure]
+
+    def task(job):
+        job.epoch = 3
+        job.stop.set()
+
+    runner.start(task)
+    assert figure.figure.layout.title.text == "[stopped at epoch 3] curves"
+    assert runner.stop_button.disabled and runner.stop_button.button_style == ""
+    runner.show_cached()
+    assert runner.bar.value == runner.bar.max and "cache" in runner.status.value
+
+
+def test_static_figures_send_no_nan_and_need_no_widget_model():
+    figure = base.figure_widget(go.Figure(go.Heatmap(z=[[1.0, float("nan")], [float("inf"), 2.0]])))
+    html = figure.html
+    assert "NaN" not in html and "Infinity" not in html and "null" in html
+    assert "window.Plotly" in html and "cdn" not in html.lower()
+    assert "Plotly" in base.plotly_loader().outputs[0]["data"]["text/html"][:300]
+    app = base.App([])
+    assert "aelab-plotly-loader" in app.children[0]._dom_classes
 
 
 def test_sync_mode_waits_and_reraises(monkeypatch):
@@ -170,11 +197,11 @@ def test_refresh_figure_updates_traces_in_place_or_replaces_them():
 
 
 def test_a_page_that_connects_after_an_update_gets_the_updated_figure():
-    # the synced full state is what a browser reads when it connects (Voila: after the run)
+    # the synced state is what a browser reads when it connects (Voila: after the run)
     widget = base.figure_widget(go.Figure(go.Scatter(x=[1], y=[1])))
     base.refresh_figure(widget, go.Figure(go.Scatter(x=[1, 2], y=[5, 6]), layout=dict(title="trained")))
-    assert list(widget._widget_data[0]["y"]) == [5, 6]
-    assert widget._widget_layout["title"]["text"] == "trained"
+    assert list(widget.data[0].y) == [5, 6]
+    assert "trained" in widget.outputs[0]["data"]["text/html"]
 
 
 def test_lab_finds_notebooks_in_order(tmp_path):

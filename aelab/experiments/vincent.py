@@ -65,6 +65,16 @@ class FiltersConfig:
     lr: float = 0.1
     n_show: int = 40  # filters shown per level
 
+    def check(self) -> None:
+        """Each level must suit the noise kind (fractions in [0, 1] for masking and salt-pepper)."""
+        from aelab.data.corruption import check_noise
+
+        for level in self.levels:
+            try:
+                check_noise(self.noise_kind, level)
+            except ValueError as err:
+                raise ValueError(f"option --levels / --noise-kind: {err}") from None
+
 
 def run_filters(config: FiltersConfig, ctx: RunContext,
                 on_epoch: Callable[[int, int, np.ndarray, dict], None] | None = None) -> Result:

@@ -154,19 +154,30 @@ def _verdicts(summary: dict[str, float], expected: float) -> dict[str, bool]:
     }
 
 
-def run_translation(config: TranslationConfig, ctx: RunContext) -> Result:
+# settings that only change how the trained model is probed, not its training: a dashboard
+# re-evaluates the model it holds (`evaluate_translation`) instead of training again
+TRANSLATION_EVALUATION_FIELDS = ("shift", "n_show")
+
+
+def train_translation(config: TranslationConfig, ctx: RunContext) -> tuple[SWWAE, torch.Tensor]:
+    """The trained what-where autoencoder of Fig. 3 and the test digits it is probed with."""
     model = SWWAE(config.spec, input_size=SIZE, pooling="soft", beta=config.beta, lambda_nll=0.0,
                   generator=_init(ctx.seed)).to(ctx.device)
     if model.top_shape[1:] != (1, 1) or model.classifier is not None:
         raise ValueError(f"{config.spec!r}: Fig. 3 needs a last pool that covers the whole map (one 'what' and "
                          f"one 'where' per plane) and no fc layer; its top is {model.top_shape}")
-    top_size = model.stages[-1].pool.size
     x_train, _ = data.images(config.dataset, "train", config.n_train, size=SIZE, device=ctx.device)
     x_test, _ = data.images(config.dataset, "test", config.n_test, size=SIZE, device=ctx.device)
     gen = ctx.generator(1)
     train_swwae(model, x_train, config=swwae_fit_config(config.epochs, config.batch_size, config.lr), generator=gen,
                 augment=random_shifts(config.train_shift, gen), callbacks=_callbacks(ctx, 0, 1, "train"))
     model.eval()
+    return model, x_test
+
+
+def evaluate_translation(model: SWWAE, x_test: torch.Tensor, config: TranslationConfig) -> Result:
+    """Fig. 3-4 measurements of a trained model for `config.shift` (no training: instant)."""
+    top_size = model.stages[-1].pool.size
     what0, where0 = _top(model, x_test)
     s = config.shift
     moves = {"h+": (s, 0), "h-": (-s, 0), "v+": (0, s), "v-": (0, -s)}
@@ -202,6 +213,11 @@ def run_translation(config: TranslationConfig, ctx: RunContext) -> Result:
     return Result(metrics, paper, arrays, notes=(
         f"feature plane {plane} (largest mean 'what' on unshifted test digits); where in [-1, 1] over the "
         f"{top_size}x{top_size} top map, so a {s}-pixel input shift is about {expected:.3f} there."))
+
+
+def run_translation(config: TranslationConfig, ctx: RunContext) -> Result:
+    model, x_test = train_translation(config, ctx)
+    return evaluate_translation(model, x_test, config)
 
 
 # ============================================================================ Tables 4-5

@@ -39,7 +39,7 @@ from safetensors.torch import save as save_safetensors_bytes
 from torch import nn
 
 from aelab.errors import UnknownName, UsageError
-from aelab.fileio import read_json, write_bytes_atomic, write_json_atomic
+from aelab.fileio import commit_files, read_json, to_json, write_bytes_atomic
 
 WEIGHTS = "weights.safetensors"
 CONFIG = "config.json"
@@ -48,7 +48,7 @@ FORMAT = "aelab-model/1"
 # One vocabulary of loss-term names for every family (plus "total"); `_<k>` marks layer k.
 TERMS = {
     "reconstruction": "reconstruction of the input (cross-entropy or squared error per example)",
-    "reconstruction_middle": "reconstruction of intermediate representations (SWWAE L2M, Zhang U_all)",
+    "reconstruction_middle": "reconstruction of intermediate representations (SWWAE L2M)",
     "classification": "softmax cross-entropy on the labelled examples",
     "contraction": "contractive penalty lambda ||J_f(x)||_F^2",
     "sparsity_l1": "L1 sparsity penalty on the codes",
@@ -252,15 +252,15 @@ def load_state(model: nn.Module, tensors: dict[str, torch.Tensor], source: str =
 
 
 def save_model(folder: str | Path, model: nn.Module, *, dtype: torch.dtype | None = None) -> Path:
-    """Write `folder/weights.safetensors` and `folder/config.json` (each atomically).
+    """Write `folder/weights.safetensors` and `folder/config.json` as one unit (`fileio.commit_files`:
+    a kill at any moment leaves the old pair or the new one).
     `dtype` (e.g. torch.float16 for the zoo) converts floating-point tensors on the way out."""
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
     tensors = state_tensors(model)
     if dtype is not None:
         tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
-    write_tensors(folder / WEIGHTS, tensors)
-    write_json_atomic(folder / CONFIG, config_dict(model))
+    commit_files(folder, {WEIGHTS: save_safetensors_bytes(tensors),
+                          CONFIG: (to_json(config_dict(model)) + "\n").encode()})
     return folder
 
 

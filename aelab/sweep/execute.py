@@ -14,6 +14,7 @@ with its traceback, and the sweep goes on. A small actor counts the attempts of 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -40,14 +41,35 @@ class RayMissing(UsageError):
 
 
 def import_ray():
-    """The `ray` module, or RayMissing with the one line that says how to get it. On this
-    machine Ray's servers stay on the loopback interface (a local cluster on 127.0.0.1)."""
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # node address = 127.0.0.1
+    """The `ray` module, or RayMissing with the one line that says how to get it."""
     try:
         import ray
     except ImportError:
         raise RayMissing(RAY_MISSING) from None
     return ray
+
+
+@contextlib.contextmanager
+def loopback_only(ray):
+    """While a local cluster starts, make Ray take 127.0.0.1 as this node's address, so its
+    servers (GCS, raylet, dashboard) listen on the loopback interface only. Ray does this on
+    macOS and Windows; `RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0` (read by Ray at import, hence
+    also set on its constant) asks for it on Linux. Not for joining a cluster."""
+    from ray._private import ray_constants
+
+    name, before = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
+    constant = getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    os.environ[name] = "0"
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+        if constant is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = constant
 
 
 # ------------------------------------------------------------------------------ one cell
@@ -78,6 +100,10 @@ def run_cell(spec: dict[str, Any], *, threads: int = 1, device: str = "auto") ->
 
 def _ray_cell(spec: dict[str, Any], threads: int, device: str, attempts) -> dict[str, Any]:
     """The Ray task: count the attempt, run the cell, return its files."""
+    import importlib
+
+    importlib.import_module("aelab.experiments.runner")  # the slow imports first, while the counter starts
+
     attempt = None
     if attempts is not None:
         import ray
@@ -91,18 +117,22 @@ def _ray_cell(spec: dict[str, Any], threads: int, device: str, attempts) -> dict
     return out
 
 
-class _Attempts:
-    """A Ray actor counting how often each cell was started (retries show as counts > 1)."""
+def _attempt_counter(ray):
+    """A Ray actor counting how often each cell was started (retries show as counts > 1).
+    Defined here so that it travels by value: its process imports nothing of aelab."""
 
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
+    class AttemptCounter:
+        def __init__(self) -> None:
+            self.counts: dict[str, int] = {}
 
-    def begin(self, key: str) -> int:
-        self.counts[key] = self.counts.get(key, 0) + 1
-        return self.counts[key]
+        def begin(self, key: str) -> int:
+            self.counts[key] = self.counts.get(key, 0) + 1
+            return self.counts[key]
 
-    def all(self) -> dict[str, int]:
-        return dict(self.counts)
+        def all(self) -> dict[str, int]:
+            return dict(self.counts)
+
+    return ray.remote(num_cpus=0)(AttemptCounter).remote()
 
 
 # ------------------------------------------------------------------------------ the driver
@@ -196,7 +226,7 @@ def finish(folder: str | Path, write_figure: bool = True) -> dict[str, Any]:
 def _status(summary: dict[str, Any], running: int | None = None) -> str:
     parts = [f"{summary['skipped'] + summary['ran']}/{summary['total']} cells"]
     if running:
-        parts.append(f"{running} running")
+        parts.append(f"{running} to go")
     if summary["failed"]:
         parts.append(f"{summary['failed']} failed")
     if summary["retried"]:
@@ -238,10 +268,15 @@ def _run_on_ray(todo: list[Cell], folder: Path, summary: dict[str, Any], threads
         kwargs: dict[str, Any] = {"address": "local" if local else address, "log_to_driver": False,
                                   "logging_level": logging.WARNING}
         if local:
-            kwargs.update(num_cpus=num_cpus, include_dashboard=dashboard, dashboard_host="127.0.0.1",
+            # dashboard: Ray's own (None: started when `ray[default]` is installed)
+            kwargs.update(num_cpus=num_cpus, include_dashboard=None if dashboard else False, dashboard_host="127.0.0.1",
                           object_store_memory=LOCAL_OBJECT_STORE)
         try:
-            context = ray.init(**kwargs)
+            if local or _on_loopback(address):  # a cluster on 127.0.0.1: this driver's node is 127.0.0.1
+                with loopback_only(ray):
+                    context = ray.init(**kwargs)
+            else:
+                context = ray.init(**kwargs)
         except ConnectionError as err:
             raise UsageError(f"--address {address}: cannot join a Ray cluster there ({err})") from err
         url = getattr(context, "dashboard_url", None)
@@ -252,7 +287,7 @@ def _run_on_ray(todo: list[Cell], folder: Path, summary: dict[str, Any], threads
     log(f"Ray cluster: {resources.get('CPU', 0):g} CPUs, {resources.get('GPU', 0):g} GPUs; "
         f"{len(todo)} cells to run, {summary['skipped']} finished before")
     try:
-        attempts = ray.remote(num_cpus=0)(_Attempts).remote()
+        attempts = _attempt_counter(ray)
         task = ray.remote(_ray_cell).options(name=TASK_NAME, num_cpus=cpus_per_cell, num_gpus=gpus_per_cell,
                                              max_retries=retries, retry_exceptions=False)
         pending = {task.remote(cell.spec(), threads, device, attempts): cell for cell in todo}
@@ -292,6 +327,12 @@ def _run_on_ray(todo: list[Cell], folder: Path, summary: dict[str, Any], threads
             ray.shutdown()
 
 
+def _on_loopback(address: str | None) -> bool:
+    """Whether `address` (HOST:PORT) names a head on this machine's loopback interface."""
+    host = (address or "").rpartition(":")[0].strip("[]")
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
 def _attempts_of(ray, attempts, key: str) -> int | None:
     try:
         return ray.get(attempts.all.remote(), timeout=30).get(key)
@@ -322,4 +363,5 @@ def sweep(experiment: str, *, out: str | Path, preset: str | None = None, grid=N
     return run_sweep(plan, out, **run_options)
 
 
-__all__ = ["run_cell", "run_sweep", "finish", "sweep", "cells_to_run", "import_ray", "RayMissing", "RAY_MISSING"]
+__all__ = ["run_cell", "run_sweep", "finish", "sweep", "cells_to_run", "import_ray", "loopback_only", "RayMissing",
+           "RAY_MISSING"]

@@ -128,7 +128,7 @@ def build_table(folder: str | Path) -> dict[str, Any]:
         chosen_point[_row_label(row_fields, sub)] = _fmt_point(dict(best))
         rows.append({
             "label": _row_label(row_fields, sub), "fields": dict(row_fields), "model": sub or None,
-            "chosen": {k: v for k, v in best}, "valid_mean": valid_mean,
+            "chosen": {k: display(list(v) if isinstance(v, tuple) else v) for k, v in best}, "valid_mean": valid_mean,
             "test_mean": mean, "test_interval": half, "test_values": tests, "seeds": seeds, "n": len(tests),
             "paper": row_info[row]["paper"], "paper_interval": row_info[row]["paper_interval"],
             "cells_finished": finished_here, "cells_planned": planned_per_row.get(row_fields, 0),

@@ -53,8 +53,8 @@ def pretrained_classifier(config: ClassifierConfig, device: torch.device | str =
     """(classifier in eval mode on `device`, info) — from the cache when this config was
     trained before, else trained now (and cached). info: seconds, cached, folder."""
     in_channels = data.load(config.dataset, "test").x.shape[1]
-    torch.manual_seed(config.seed)
-    classifier = vgg_classifier(config.spec, config.size, in_channels)
+    classifier = vgg_classifier(config.spec, config.size, in_channels,
+                                generator=torch.Generator().manual_seed(config.seed))
     folder = classifier_cache_folder(config)
     started = time.perf_counter()
     if cache and (folder / "weights.safetensors").exists():

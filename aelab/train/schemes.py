@@ -207,6 +207,9 @@ def _train_one(config: TrainConfig, out: Path, *, device: torch.device, seed: in
     settings = {**asdict(config), "seed": seed}
     state = None
     if resume is not None:
+        if Path(resume).is_dir() and not any(p for p in Path(resume).iterdir() if not p.name.startswith(".")):
+            raise UsageError(f"--resume {resume} holds no checkpoint (a run stopped during its first epoch leaves "
+                             "none): start the run again without --resume")
         checkpoint = load_checkpoint(resume, device=device)
         model, state = checkpoint.model, checkpoint.state
         wanted = asdict(config.model_config(train.n_features))

@@ -11,10 +11,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from aelab.viz.results import figure_for_result, paper_table, result_figure
+from aelab.viz.results import figure_for_result, paper_comparison_html, paper_table, result_figure
 
 for _module in pkgutil.iter_modules(__path__):
     if _module.name not in ("results",) and not _module.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_module.name}")
 
-__all__ = ["figure_for_result", "paper_table", "result_figure"]
+__all__ = ["figure_for_result", "paper_comparison_html", "paper_table", "result_figure"]

@@ -25,10 +25,12 @@ def reconstruction_curves(curves: Mapping[str, Mapping[str, Sequence[float]]], *
                           title: str = "Reconstruction error during training",
                           y_label: str = "reconstruction error (lower is better)",
                           x_label: str = "epoch", log_y: bool = False,
-                          total_epochs: int | None = None, height: int = 380) -> go.Figure:
+                          total_epochs: int | None = None, height: int = 380,
+                          legend_title: str = "scheme · split", split_in_name: bool = True) -> go.Figure:
     """One line per (scheme, split). `total_epochs` fixes the x range so a curve that grows
     epoch by epoch does not rescale the axis on every redraw. `log_y` shows small late
-    differences between schemes. Non-finite values are left as gaps."""
+    differences between schemes. Non-finite values are left as gaps. `split_in_name=False`
+    names a line by its scheme alone (one split per scheme)."""
     if not curves:
         raise ValueError("reconstruction_curves needs at least one scheme")
     fig = go.Figure()
@@ -41,7 +43,8 @@ def reconstruction_curves(curves: Mapping[str, Mapping[str, Sequence[float]]], *
                 y = np.where(y > 0, y, np.nan)
             longest = max(longest, y.size)
             fig.add_trace(go.Scatter(
-                x=np.arange(1, y.size + 1), y=y, mode="lines+markers", name=f"{scheme} · {split}",
+                x=np.arange(1, y.size + 1), y=y, mode="lines+markers",
+                name=f"{scheme} · {split}" if split_in_name else scheme,
                 legendgroup=scheme, line=dict(color=colour, dash=DASHES.get(split, "dashdot")),
                 marker=dict(size=5),
                 hovertemplate=f"{scheme}, {split}<br>epoch %{{x}}<br>error %{{y:.4g}}<extra></extra>"))
@@ -49,7 +52,7 @@ def reconstruction_curves(curves: Mapping[str, Mapping[str, Sequence[float]]], *
     fig.update_xaxes(title=x_label, range=[0.5, last + 0.5], dtick=max(1, last // 10))
     fig.update_yaxes(title=y_label + (" (log scale)" if log_y else ""), type="log" if log_y else "linear")
     fig.update_layout(title=title, height=height, margin=dict(l=70, r=10, t=60, b=50),
-                      legend=dict(title="scheme · split"), template="plotly_white")
+                      legend=dict(title=legend_title), template="plotly_white")
     return fig
 
 

@@ -34,13 +34,20 @@ def level_label(level: float, noise_kind: str = "masking") -> str:
 
 
 def filters_by_level(filters: np.ndarray, levels, title: str = "First-layer filters by masking noise", *,
-                     noise_kind: str = "masking") -> go.Figure:
-    """Rows: noise levels; columns: the same hidden units (same initialisation) in every row."""
-    filters = np.asarray(filters)
+                     noise_kind: str = "masking", per_row: int = 8, cell_px: int = 40) -> go.Figure:
+    """One block per noise level, the same hidden units (same initialisation) in the same place
+    in every block; a level's filters wrap after `per_row` (8: readable on a projector), each
+    drawn about `cell_px` pixels high (enlarge them with it)."""
+    filters = np.asarray(filters, dtype=np.float32)
     n_levels, n_show = filters.shape[:2]
-    flat = normalised_filters(filters.reshape(n_levels * n_show, *filters.shape[2:]))
-    return image_grid(flat, n_show, title=title, symmetric=True,
-                      row_labels=[level_label(v, noise_kind) for v in levels])
+    per_row = max(1, min(per_row, n_show))
+    rows = -(-n_show // per_row)
+    blocks = np.full((n_levels, rows * per_row, *filters.shape[2:]), np.nan, np.float32)  # NaN: a gap
+    blocks[:, :n_show] = filters
+    flat = normalised_filters(blocks.reshape(n_levels * rows * per_row, *filters.shape[2:]))
+    return image_grid(flat, per_row, title=title, symmetric=True, rows_per_label=rows,
+                      row_labels=[level_label(v, noise_kind) for v in levels],
+                      height=100 + cell_px * rows * n_levels + 6 * n_levels)
 
 
 def level_curves(curves: np.ndarray, levels, *, noise_kind: str = "masking", total_epochs: int | None = None,
@@ -48,7 +55,8 @@ def level_curves(curves: np.ndarray, levels, *, noise_kind: str = "masking", tot
     """One test-error curve per noise level (`curves`: levels x epochs, NaN = not yet trained)."""
     return reconstruction_curves({level_label(v, noise_kind): {"test": np.asarray(c)} for v, c in zip(levels, curves)},
                                  total_epochs=total_epochs, height=height, title=title,
-                                 y_label="cross-entropy per image", x_label="epoch")
+                                 y_label="cross-entropy per image", x_label="epoch",
+                                 legend_title="training noise", split_in_name=False)
 
 
 @result_figure("vincent-filters")

@@ -34,9 +34,11 @@ def tile(images: np.ndarray, n_cols: int, pad: int = 1, fill: float = np.nan) ->
 
 def image_grid(images: np.ndarray, n_cols: int, *, title: str = "", row_labels: Sequence[str] | None = None,
                colorscale: str = "gray", zmin: float | None = 0.0, zmax: float | None = 1.0,
-               symmetric: bool = False, height: int | None = None) -> go.Figure:
+               symmetric: bool = False, height: int | None = None, rows_per_label: int = 1) -> go.Figure:
     """A figure of images in a grid (row-major). `symmetric=True` centres the colour scale on 0
-    (for filters: weights of both signs) with a shared range across all images."""
+    (for filters: weights of both signs) with a shared range across all images. Each row label
+    names a block of `rows_per_label` rows of images (a noise level whose filters wrap over rows).
+    Padding between images is NaN, drawn as a gap (sent to the browser as null)."""
     images = np.asarray(images, dtype=np.float32)
     canvas = tile(images, n_cols)
     if symmetric:
@@ -50,7 +52,8 @@ def image_grid(images: np.ndarray, n_cols: int, *, title: str = "", row_labels: 
                      showgrid=False, zeroline=False)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
     if row_labels is not None:
-        centres = [r * (h + 1) + h / 2 for r in range(len(row_labels))]
+        block = rows_per_label * (h + 1)
+        centres = [r * block + (block - 1) / 2 for r in range(len(row_labels))]
         fig.update_yaxes(tickmode="array", tickvals=centres, ticktext=list(row_labels))
     fig.update_layout(title=title, margin=dict(l=10 if row_labels is None else 90, r=10, t=50, b=10),
                       plot_bgcolor="white", height=height or min(900, 120 + 60 * max(n_rows, 1)))

@@ -63,7 +63,7 @@ def reconstruction_field(data: np.ndarray, grid: np.ndarray, grid_reconstructed:
     fig.update_yaxes(title="x₂", range=[float(grid[:, 1].min()) - pad, float(grid[:, 1].max()) + pad],
                      scaleanchor="x", zeroline=False)
     fig.update_layout(title=title or "Where the autoencoder sends each point: arrows r(x) − x",
-                      height=height, template="plotly_white", margin=dict(l=50, r=10, t=60, b=50),
+                      height=height, template="plotly_white", margin=dict(l=50, r=10, t=85, b=50),
                       legend=dict(orientation="h", y=-0.15))
     return fig
 
@@ -74,7 +74,9 @@ def tour_field(arrays: dict[str, np.ndarray], model: str) -> go.Figure:
     pull = mean_arrow_length(arrays["grid"], arrays["grid_reconstructed"])
     return reconstruction_field(arrays["data"], arrays["grid"], arrays["grid_reconstructed"],
                                 data_reconstructed=arrays.get("data_reconstructed"),
-                                title=f"{model}: where each point is sent, r(x) − x (mean arrow {pull:.2f})")
+                                title=f"{model}: where each point is sent, r(x) − x<br><sup>mean arrow length "
+                                      f"{pull:.2f}: how far the model moves a grid point on average "
+                                      f"(0 = it copies its input)</sup>")
 
 
 @result_figure("lecture-tour")

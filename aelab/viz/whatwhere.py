@@ -45,27 +45,34 @@ def what_where_scatter(what0: np.ndarray, where0: np.ndarray, shifted: Mapping[s
     missing = {"h+", "h-", "v+", "v-"} - set(shifted)
     if missing:
         raise ValueError(f"shifted responses missing for {', '.join(sorted(missing))}")
-    fig = make_subplots(rows=1, cols=4, subplot_titles=("(a) what, horizontal", "(b) where, horizontal",
-                                                        "(c) what, vertical", "(d) where, vertical"))
+    fig = make_subplots(rows=2, cols=2, vertical_spacing=0.16, horizontal_spacing=0.1,
+                        subplot_titles=("(a) what, horizontal shifts", "(b) where, horizontal shifts",
+                                        "(c) what, vertical shifts", "(d) where, vertical shifts"))
+
+    def cell(panel: int) -> tuple[int, int]:  # panels (a)-(d) on a 2 x 2 grid, wide enough for a projector
+        return (panel - 1) // 2 + 1, (panel - 1) % 2 + 1
+
     for panel, axis in ((1, "h"), (3, "v")):
         for sign, symbol, label in _SIGNS:
             what, where = (np.asarray(a, dtype=float) for a in shifted[f"{axis}{sign}"])
             shift_name = f"{'horizontal' if axis == 'h' else 'vertical'} {label.replace('3', str(shift))}"
             fig.add_trace(go.Scatter(x=what0, y=what, mode="markers", name=f"what, {shift_name}",
-                                     marker=dict(symbol=symbol, color="#555", size=6, opacity=0.6)), 1, panel)
+                                     marker=dict(symbol=symbol, color="#555", size=6, opacity=0.6)), *cell(panel))
             for k, (coord, color) in enumerate((("x", "#1f77b4"), ("y", "#ff7f0e"))):
                 fig.add_trace(go.Scatter(x=where0[:, k], y=where[:, k], mode="markers",
                                          name=f"where {coord}, {shift_name}",
-                                         marker=dict(symbol=symbol, color=color, size=6, opacity=0.6)), 1, panel + 1)
+                                         marker=dict(symbol=symbol, color=color, size=6, opacity=0.6)),
+                              *cell(panel + 1))
     for col, values in ((1, what0), (2, where0), (3, what0), (4, where0)):
         lo, hi = (float(np.nanmin(values)), float(np.nanmax(values))) if values.size else (0.0, 1.0)
         if col in (2, 4):
             lo, hi = -1.0, 1.0
         fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", line=dict(color="lightgray", dash="dot"),
-                                 showlegend=False, hoverinfo="skip"), 1, col)
-        fig.update_xaxes(title_text="unshifted", row=1, col=col)
-    fig.update_yaxes(title_text="shifted", row=1, col=1)
-    fig.update_layout(title=title, height=380, margin=dict(l=40, r=10, t=70, b=40))
+                                 showlegend=False, hoverinfo="skip"), *cell(col))
+        fig.update_xaxes(title_text="unshifted digit", row=cell(col)[0], col=cell(col)[1])
+        fig.update_yaxes(title_text="shifted digit", row=cell(col)[0], col=cell(col)[1])
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), height=820, margin=dict(l=60, r=10, t=110, b=50),
+                      legend=dict(font=dict(size=12)))
     return fig
 
 
@@ -97,11 +104,13 @@ def translation_figure(result: dict[str, Any], arrays: Mapping[str, np.ndarray])
         return paper_table(result.get("metrics", {}), result.get("paper", {}), "What and where of shifted digits")
     m = result.get("metrics", {})
     shift = result.get("config", {}).get("shift", 3)
-    title = (f"Fig. 3: plane {m.get('plane')}; where moves {m.get('where_along_h+', float('nan')):+.3f} / "
-             f"{m.get('where_along_h-', float('nan')):+.3f} (x, horizontal +-{shift}) and "
+    title = (f"Fig. 3, shift ±{shift} px: feature plane {m.get('plane')}<br>"
+             f"'where' moves {m.get('where_along_h+', float('nan')):+.3f} / "
+             f"{m.get('where_along_h-', float('nan')):+.3f} (x, horizontal) and "
              f"{m.get('where_along_v+', float('nan')):+.3f} / {m.get('where_along_v-', float('nan')):+.3f} "
-             f"(y, vertical), expected +-{m.get('expected_where_shift', float('nan')):.3f}; "
-             f"what correlation {m.get('what_corr_h', float('nan')):.3f} / {m.get('what_corr_v', float('nan')):.3f}")
+             f"(y, vertical); expected ±{m.get('expected_where_shift', float('nan')):.3f}<br>"
+             f"'what' correlation, shifted vs unshifted: {m.get('what_corr_h', float('nan')):.3f} (horizontal) / "
+             f"{m.get('what_corr_v', float('nan')):.3f} (vertical); 1 = unchanged")
     return what_where_scatter(arrays["what0"], arrays["where0"], _shifted_from_arrays(arrays), shift=shift,
                               title=title)
 
@@ -110,7 +119,7 @@ def translation_reconstructions(arrays: Mapping[str, np.ndarray], shift: int = 3
     """Fig. 4: originals, their reconstructions, and reconstructions of +-shift horizontal shifts."""
     return reconstruction_grid({"original": arrays["originals"], "reconstruction": arrays["recon"],
                                 f"shifted +{shift}": arrays["recon_hplus"], f"shifted -{shift}": arrays["recon_hminus"]},
-                               title="Fig. 4: reconstructions of shifted digits")
+                               title=f"Fig. 4: reconstructions of digits shifted ±{shift} px")
 
 
 @result_figure("zhao-semisup")

@@ -12,7 +12,7 @@ import importlib
 
 _APPS = {"TourApp": "tour", "FiltersApp": "filters", "SchemesApp": "schemes", "GsnApp": "experiment",
          "WhatWhereApp": "experiment", "InversionApp": "experiment",
-         "LatentApp": "latent"}
+         "LatentApp": "latent", "SweepsApp": "sweeps"}
 
 
 def __getattr__(name: str):

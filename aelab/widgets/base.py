@@ -3,12 +3,20 @@
 Rules learnt from serving these apps with Voila (REFERENCES.md, "Dashboards in Voila"):
 
 - Long work runs in a daemon thread with a stop `Event`; a widget callback only starts it
-  and returns (never blocks). The thread updates IntProgress, Label and FigureWidget
-  values in place (these reach the browser live); text goes through `out.append_stdout`
-  because `with out: print()` from a thread shows nothing under ipykernel 7.
+  and returns (never blocks). The thread updates IntProgress, Label and figure values in
+  place (these reach the browser live); text goes through `out.append_stdout` because
+  `with out: print()` from a thread shows nothing under ipykernel 7.
+- One update path for figures: `StaticFigure`, an `Output` holding the figure as static
+  HTML that draws itself with plotly.js, loaded once per page from the installed plotly
+  package (`plotly_loader`, no CDN). No plotly FigureWidget: its anywidget model failed to
+  initialise in some Voila loads ("[anywidget] Failed to initialize model.") and the figure
+  then never updated. Interaction that needs no kernel (06's hover thumbnails) is a script
+  in the same HTML. NaN/inf become null in the figure's JSON, so nothing non-finite is sent.
 - An update sent within ~1-3 s of a figure's first render can be lost in the browser, so
-  every redraw carries the whole state of a trace (`refresh_figure` replaces all values),
-  never a delta: the next update heals a lost one, and the last one always arrives.
+  every redraw carries the whole figure, never a delta: the next update heals a lost one,
+  and the final state is sent again after a task (`HEAL_AFTER_S`).
+- A stopped run labels the figures it leaves "[stopped at epoch k]" (`Job.epoch`, set by the
+  apps' epoch hooks); a cached result fills the bar; the stop button is greyed when idle.
 - Errors become one readable line in the app (`friendly_error`), never a traceback.
 - `AELAB_LAB_SCALE=smoke` shrinks every app to seconds, so one notebook serves CI, Voila
   and Binder (read by `aelab.settings`, like `AELAB_LAB_THREADS` and `AELAB_CACHE`).
@@ -126,21 +134,125 @@ class ArrayCache:
 
 # ---------------------------------------------------------------------------- figures
 
-def figure_widget(fig: go.Figure) -> go.FigureWidget:
-    """A FigureWidget (the only kind of plot the apps use: `fig.show()` can stall Voila)."""
-    widget = go.FigureWidget(fig)
-    sync_figure_state(widget)
-    return widget
+def _script_safe(text: str) -> str:
+    """Text that can sit inside a <script> element (no '</script>' ends it early)."""
+    return text.replace("</", "<\\/")
 
 
-def refresh_figure(widget: go.FigureWidget, fig: go.Figure) -> None:
-    """Make `widget` show `fig` in one message: same traces updated in place, else replaced.
+def plotly_js_html() -> str:
+    """plotly.js, inline (no CDN: the lab works offline), loaded once per page as `window.Plotly`.
 
-    Changed arrays are replaced whole (never appended to), so a lost early update is healed
-    by the next one. Layout keys absent from `fig` are kept (removing them by setting None
-    stalled the live dashboards in Voila): to show a figure of another kind, make a new
-    FigureWidget instead (see `ExperimentApp.redraw`)."""
+    Shadowing `define`/`module`/`exports` makes the bundle set the global even where a page
+    has an AMD or CommonJS loader."""
+    import plotly.offline
 
+    return ("<script type='text/javascript'>(function(){if(window.Plotly){return;}"
+            "var define, module, exports;\n" + _script_safe(plotly.offline.get_plotlyjs())
+            + "\n}).call(window);</script>")
+
+
+def figure_html(fig: go.Figure, *, after_js: str = "", extra_html: str = "") -> str:
+    """`fig` as a self-drawing HTML fragment: a div and a script that waits for `window.Plotly`
+    and draws. The JSON comes from plotly's encoder, so NaN/inf arrive as null (gaps).
+    `after_js` runs once drawn with `el` the plot's div (hover handlers, see `LatentApp`)."""
+    import json
+    import uuid
+
+    div_id = f"aelab-fig-{uuid.uuid4().hex}"
+    spec = _script_safe(fig.to_json())
+    height = fig.layout.height or 450
+    title = fig.layout.title.text or ""
+    return (f"<div class='aelab-figure-frame' style='display:flex;gap:12px;align-items:flex-start'>"
+            f"<div id='{div_id}' class='aelab-plot' data-title={json.dumps(title)} "
+            f"style='width:100%;min-height:{int(height)}px'></div>{extra_html}</div>"
+            "<script type='text/javascript'>(function(){"
+            f"var spec={spec};var tries=0;"
+            "function draw(){var el=document.getElementById(" + json.dumps(div_id) + ");"
+            "if(!el||!window.Plotly){if(tries++<2400){setTimeout(draw,50);}return;}"
+            "window.Plotly.newPlot(el,spec.data,spec.layout,{responsive:true,displaylogo:false})"
+            ".then(function(){" + after_js + "});}"
+            "draw();})();</script>")
+
+
+class StaticFigure(W.Output):
+    """A plotly figure drawn from static HTML in an `Output` (no FigureWidget, so no anywidget
+    model has to start in the browser: those failed to initialise in 1 of 3 Voila loads and the
+    figure then never updated). `show(fig)` replaces the whole figure in one message, so a lost
+    update is healed by the next one or by `resend`. Needs `plotly_loader()` once on the page
+    (every `App` has it)."""
+
+    def __init__(self, fig: go.Figure | None = None, **kwargs):
+        super().__init__(layout=W.Layout(width="100%"), **kwargs)
+        self.add_class("aelab-figure")
+        self.figure: go.Figure | None = None
+        self.after_js = ""
+        self.extra_html = ""
+        if fig is not None:
+            self.show(fig)
+
+    def show(self, fig: go.Figure, *, after_js: str | None = None, extra_html: str | None = None) -> None:
+        if after_js is not None:
+            self.after_js = after_js
+        if extra_html is not None:
+            self.extra_html = extra_html
+        self.figure = fig
+        title = fig.layout.title.text or "figure"
+        self.outputs = ({"output_type": "display_data", "metadata": {},
+                         "data": {"text/plain": title,
+                                  "text/html": figure_html(fig, after_js=self.after_js, extra_html=self.extra_html)}},)
+
+    @property
+    def data(self):
+        """The traces shown (for tests and scripts; empty while a table is shown)."""
+        return self.figure.data if self.figure is not None else ()
+
+    @property
+    def html(self) -> str:
+        """The HTML fragment the page draws."""
+        return self.outputs[0]["data"]["text/html"] if self.outputs else ""
+
+    def show_html(self, html: str) -> None:
+        """Show an HTML fragment (a table) in place of a figure."""
+        self.figure = None
+        self.outputs = ({"output_type": "display_data", "metadata": {},
+                         "data": {"text/plain": "table", "text/html": html}},)
+
+    def mark_stopped(self, note: str) -> None:
+        """Say on the figure that it is what a stopped run left (e.g. 'stopped at epoch 3')."""
+        if self.figure is None:
+            return
+        fig = go.Figure(self.figure)
+        title = fig.layout.title.text or ""
+        if not title.startswith("["):
+            fig.update_layout(title_text=f"[{note}] {title}")
+        self.show(fig)
+
+    def resend(self) -> None:
+        self.send_state("outputs")
+
+
+def plotly_loader() -> W.Output:
+    """An invisible Output that loads plotly.js into the page (once; later ones do nothing)."""
+    out = W.Output(layout=W.Layout(height="0px", overflow="hidden"))
+    out.add_class("aelab-plotly-loader")
+    out.outputs = ({"output_type": "display_data", "metadata": {},
+                    "data": {"text/plain": "", "text/html": plotly_js_html()}},)
+    return out
+
+
+def figure_widget(fig: go.Figure) -> StaticFigure:
+    """The figure view every app uses (static HTML; see `StaticFigure`). `fig.show()` can stall
+    Voila and FigureWidgets did not always start there."""
+    return StaticFigure(fig)
+
+
+def refresh_figure(widget, fig: go.Figure) -> None:
+    """Make `widget` show `fig` in one message: a `StaticFigure` is redrawn whole; a plotly
+    FigureWidget (kept for notebooks that make their own) gets the same traces updated in
+    place, else replaced."""
+    if isinstance(widget, StaticFigure):
+        widget.show(fig)
+        return
     traces = [t.to_plotly_json() for t in fig.data]
     with widget.batch_update():
         if len(widget.data) == len(traces) and all(t.type == d.get("type", "scatter")
@@ -154,16 +266,16 @@ def refresh_figure(widget: go.FigureWidget, fig: go.Figure) -> None:
     sync_figure_state(widget)
 
 
-def sync_figure_state(widget: go.FigureWidget) -> None:
+def sync_figure_state(widget) -> None:
     """Copy a FigureWidget's current traces and layout into its synced state.
 
     A FigureWidget sends edits as one-off messages and refreshes its synced full state
     (`_widget_data`, `_widget_layout`) only when displayed by itself. Inside a VBox that never
-    happens, so a page that connects after an edit (Voila: everything done while the notebook
-    ran and the page loaded) would get the figure as constructed. Found here: a dashboard
-    whose training finished before the browser connected showed its empty placeholder."""
+    happens, so a page that connects after an edit would get the figure as constructed."""
     from copy import deepcopy
 
+    if isinstance(widget, StaticFigure):
+        return
     widget._widget_data = deepcopy(widget._data)
     widget._widget_layout = deepcopy(widget._layout_obj._props)
 
@@ -176,6 +288,7 @@ class Job:
     def __init__(self, runner: "Runner", stop: threading.Event):
         self._runner = runner
         self.stop = stop
+        self.epoch = 0  # the last epoch whose results a dashboard drew ("stopped at epoch k")
 
     def progress(self, done: int, total: int, desc: str = "") -> None:
         if self._runner._job is self:  # a superseded job no longer moves the bar
@@ -213,18 +326,19 @@ class Runner:
         # a fixed max (per mille): a lost early update of `max` could leave the bar drawn
         # against a stale maximum forever, since an unchanged max is never sent again
         self.bar = W.IntProgress(value=0, min=0, max=PROGRESS_STEPS, description=description,
-                                 layout=W.Layout(width="340px"))
+                                 layout=W.Layout(width="340px"), style={"description_width": "initial"},
+                                 tooltip="progress of the current computation")
         self.status = W.Label(value="ready")
-        self.stop_button = W.Button(description="stop", icon="stop", button_style="warning",
+        self.stop_button = W.Button(description="stop", icon="stop", button_style="",
                                     disabled=True, layout=W.Layout(width="90px"),
-                                    tooltip="stop the running computation")
+                                    tooltip="stop the running computation (greyed out when nothing runs)")
         self.error = W.HTML(value="")
         self.output = W.Output(layout=W.Layout(max_height="120px", overflow="auto"))
         self.stop_button.on_click(lambda _: self.request_stop())
         self.widget = W.VBox([W.HBox([self.bar, self.stop_button, self.status]), self.error, self.output])
         self._thread: threading.Thread | None = None
         self._job: Job | None = None
-        self.figures: list[go.FigureWidget] = []  # an app's plots, resent with the final state
+        self.figures: list[StaticFigure] = []  # an app's plots, resent with the final state
         self._torch_threads: int | None = None  # torch's thread count before the first task
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -280,6 +394,7 @@ class Runner:
             self.bar.value = 0
             self.bar.bar_style = ""
             self.stop_button.disabled = False
+            self.stop_button.button_style = "danger"  # visibly active only while something runs
             self._thread = threading.Thread(target=self._run, args=(task, on_done, job), daemon=True,
                                             name="aelab-runner")
             self._thread.start()
@@ -301,6 +416,7 @@ class Runner:
                 if self._job is job:
                     self.status.value = f"stopped after {time.perf_counter() - started:.1f} s"
                     self.bar.bar_style = "warning"
+                    self._mark_stopped(job)
                 return
             if on_done is not None:
                 on_done(result)
@@ -310,8 +426,9 @@ class Runner:
         except Exception as err:  # shown in the app as one line; kept for tests
             if type(err).__name__ == "Stopped" or job.stopped():
                 if self._job is job:
-                    self.status.value = "stopped"
+                    self.status.value = f"stopped after {time.perf_counter() - started:.1f} s"
                     self.bar.bar_style = "warning"
+                    self._mark_stopped(job)
                 return
             self.last_error = err
             self.bar.bar_style = "danger"
@@ -321,10 +438,24 @@ class Runner:
             if self._job is job:
                 torch.set_num_threads(self._torch_threads)
                 self.stop_button.disabled = True
+                self.stop_button.button_style = ""
                 for delay in HEAL_AFTER_S:
                     timer = threading.Timer(delay, self._resend, args=(job,))
                     timer.daemon = True
                     timer.start()
+
+    def _mark_stopped(self, job: Job) -> None:
+        """Label what a stopped run left on the figures, so nobody reads it as a finished run."""
+        note = f"stopped at epoch {job.epoch}" if job.epoch else "stopped before the first epoch ended"
+        for figure in self.figures:
+            if isinstance(figure, StaticFigure):
+                figure.mark_stopped(note)
+
+    def show_cached(self, status: str = "loaded from cache") -> None:
+        """A result read from the cache: the bar full and green, the status saying so."""
+        self.bar.value = self.bar.max
+        self.bar.bar_style = "success"
+        self.status.value = status
 
     def _resend(self, job: Job) -> None:
         """Send the final state again. A change sent while a page is still connecting can be
@@ -335,18 +466,31 @@ class Runner:
         for widget in (self.bar, self.status, self.error, self.stop_button):
             widget.send_state()
         for figure in self.figures:
-            sync_figure_state(figure)
-            figure.send_state(["_widget_data", "_widget_layout"])
+            if isinstance(figure, StaticFigure):
+                figure.resend()
+            else:
+                sync_figure_state(figure)
+                figure.send_state(["_widget_data", "_widget_layout"])
 
 
 # ---------------------------------------------------------------------------- app shell
 
-def header(title: str, intro: str = "", device: Any = "auto") -> W.HTML:
+WIDE = {"description_width": "initial"}  # whole control labels ("hidden units", not "hidden un…")
+TOGGLES = {"button_width": "auto", "description_width": "initial"}  # toggle buttons as wide as their labels
+CSS = """<style>
+.aelab-app .widget-button:disabled, .aelab-app .jupyter-button:disabled {opacity: 0.35; filter: grayscale(1);}
+.aelab-app .widget-label, .aelab-app .widget-label-basic {overflow: visible;}
+</style>"""
+
+
+def header(title: str, intro: str = "", device: Any = "auto", *, show_title: bool = False) -> W.HTML:
+    """The device line (and scale badge). The notebook's markdown carries the title and the
+    introduction, so they are not repeated here unless `show_title` (an app used elsewhere)."""
     scale = lab_scale()
     badge = "" if scale == "teach" else f" · <b>{scale}</b> size"
-    return W.HTML(f"<h3 style='margin:4px 0'>{title}</h3>"
-                  f"<div style='color:#555'>{device_label(device)}{badge}</div>"
-                  + (f"<p style='max-width:60em'>{intro}</p>" if intro else ""))
+    return W.HTML(CSS + (f"<h3 style='margin:4px 0'>{title}</h3>" if show_title else "")
+                  + f"<div style='color:#555'>{device_label(device)}{badge}</div>"
+                  + (f"<p style='max-width:60em'>{intro}</p>" if intro and show_title else ""))
 
 
 class App(W.VBox):
@@ -356,7 +500,7 @@ class App(W.VBox):
     """
 
     def __init__(self, children, **kwargs):
-        super().__init__(children, **kwargs)
+        super().__init__([plotly_loader(), *children], **kwargs)
         self.add_class("aelab-app")
 
     def setup(self, scale: str | None, device: Any) -> None:
@@ -373,7 +517,7 @@ class App(W.VBox):
         cached = self.cache.load(kind, key)
         if cached is not None:
             show(cached[0])
-            self.runner.status.value = cached_status
+            self.runner.show_cached(cached_status)
             return
 
         def done(arrays: dict[str, np.ndarray]) -> None:

@@ -16,19 +16,20 @@ from aelab.data import NOISE_KINDS
 from aelab.experiments import get
 from aelab.experiments.vincent import FiltersConfig, run_filters
 from aelab.viz.dense import filters_by_level, level_curves, level_label
-from aelab.widgets.base import App, Runner, figure_widget, header, refresh_figure
+from aelab.widgets.base import WIDE, App, Runner, figure_widget, header, refresh_figure
 from aelab.widgets.experiment import job_context
 
 EXPERIMENT = "vincent-filters"
 LEVEL_CHOICES = (0.0, 0.1, 0.25, 0.5)  # offered in the levels list (with the preset's own)
-WIDE = {"description_width": "initial"}  # whole labels ("hidden units", not "hidden un…")
 STATS = ("near_uniform_share", "change")  # per-level filter measures kept with the arrays
 SHOWN = 16  # filters drawn per level at first (the slider goes up to the experiment's n_show)
 
 
-def filters_figure(arrays: dict[str, np.ndarray], config: FiltersConfig, n_show: int):
+def filters_figure(arrays: dict[str, np.ndarray], config: FiltersConfig, n_show: int, cell_px: int = 40):
     return filters_by_level(arrays["filters"][:, :n_show], config.levels, noise_kind=config.noise_kind,
-                            title="First-layer filters (rows of W), one row per training noise level, same start")
+                            cell_px=cell_px,
+                            title=f"First-layer filters (rows of W): {n_show} hidden units per training noise "
+                                  f"level, same start")
 
 
 def curves_figure(arrays: dict[str, np.ndarray], config: FiltersConfig):
@@ -51,31 +52,41 @@ class FiltersApp(App):
         self.experiment = get(EXPERIMENT)
         base = self.experiment.config(self.scale)
         self.noise_kind = W.Dropdown(options=[k for k in NOISE_KINDS if k != "none"], value=base.noise_kind,
-                                     description="noise")
+                                     description="noise", style=WIDE,
+                                     tooltip="the corruption used while training (masking: pixels set to 0)")
         choices = sorted(set(LEVEL_CHOICES) | set(base.levels))
         self.levels = W.SelectMultiple(options=[(f"{v:.0%}", v) for v in choices], value=tuple(base.levels),
-                                       description="levels", rows=len(choices))
+                                       description="levels", rows=len(choices), style=WIDE,
+                                       tooltip="noise levels to train, one block of filters each "
+                                               "(ctrl/shift-click to choose several)")
         self.hidden = W.IntSlider(value=base.n_hidden, min=8, max=max(1000, base.n_hidden), step=4,
-                                  description="hidden units", continuous_update=False, style=WIDE)
+                                  description="hidden units", continuous_update=False, style=WIDE,
+                                  tooltip="number of hidden units (filters) of the autoencoder")
         self.epochs = W.IntSlider(value=base.epochs, min=1, max=max(20, base.epochs), description="epochs",
-                                  continuous_update=False)
+                                  continuous_update=False, style=WIDE, tooltip="training passes over the images")
         self.n_show = W.IntSlider(value=min(SHOWN, base.n_show, base.n_hidden), min=1,
                                   max=min(base.n_show, base.n_hidden),
-                                  description="filters shown", continuous_update=False, style=WIDE)
-        self.train_button = W.Button(description="train", icon="play", button_style="primary")
+                                  description="filters shown", continuous_update=False, style=WIDE,
+                                  tooltip="how many hidden units to draw per level (redraws, no training)")
+        self.cell_px = W.IntSlider(value=40, min=20, max=120, step=10, description="filter size (px)",
+                                   continuous_update=False, style=WIDE,
+                                   tooltip="enlarge the filters (redraws, no training)")
+        self.train_button = W.Button(description="train", icon="play", button_style="primary",
+                                     tooltip="train one autoencoder per noise level with these settings")
         self.runner = Runner("training")
         self.stats = W.HTML()
         self.arrays: dict[str, np.ndarray] | None = None
         self.shown_config = base
         empty = placeholder(base)
-        self.filter_fig = figure_widget(filters_figure(empty, base, self.n_show.value))
+        self.filter_fig = figure_widget(filters_figure(empty, base, self.n_show.value, self.cell_px.value))
         self.curve_fig = figure_widget(curves_figure(empty, base))
         self.runner.figures = [self.filter_fig, self.curve_fig]
         self.train_button.on_click(lambda _: self.train())
         self.n_show.observe(lambda _: self.redraw(), names="value")
+        self.cell_px.observe(lambda _: self.redraw(), names="value")
         controls = W.VBox([W.HBox([self.noise_kind, self.levels]), W.HBox([self.hidden, self.epochs]),
-                           W.HBox([self.train_button, self.n_show])])
-        intro = ("Each row shows the same hidden units after training with a different amount of input noise, "
+                           W.HBox([self.train_button, self.n_show, self.cell_px])])
+        intro = ("Each block shows the same hidden units after training with a different amount of input noise, "
                  "all from one random start. Look for noise turning grey speckle into strokes and blobs.")
         super().__init__([header("Denoising autoencoder filters across noise levels", intro, self.device), controls,
                           self.runner.widget, self.filter_fig, self.stats, self.curve_fig])
@@ -101,6 +112,7 @@ class FiltersApp(App):
                     live["filters"] = np.full((len(config.levels), *filters.shape), np.nan, np.float32)
                 live["filters"][i] = filters
                 live["test_curves"][i, epoch - 1] = metrics["test_reconstruction"]
+                job.epoch = epoch
                 self.show(config, {k: v.copy() for k, v in live.items()})
 
             result = run_filters(config, job_context(job, self.device, self.scale), on_epoch=epoch_done)
@@ -122,10 +134,15 @@ class FiltersApp(App):
         if self.arrays is None:
             return
         config = self.shown_config
-        refresh_figure(self.filter_fig, filters_figure(self.arrays, config, self.n_show.value))
+        refresh_figure(self.filter_fig, filters_figure(self.arrays, config, self.n_show.value, self.cell_px.value))
         if all(stat in self.arrays for stat in STATS):
-            parts = [f"{level_label(level, config.noise_kind)}: {share:.0%} near-uniform, change from start "
-                     f"{change:.2f}" for level, share, change in
-                     zip(config.levels, self.arrays["near_uniform_share"], self.arrays["change"])]
-            self.stats.value = ("<small>Filters that still look like their random start (near-uniform) and how far "
-                                "training moved them (1 − cosine) — " + "; ".join(parts) + "</small>")
+            rows = "".join(f"<tr><td>{level_label(level, config.noise_kind)}</td><td>{share:.0%}</td>"
+                           f"<td>{change:.2f}</td></tr>" for level, share, change in
+                           zip(config.levels, self.arrays["near_uniform_share"], self.arrays["change"]))
+            self.stats.value = (
+                "<table style='border-collapse:collapse;margin:6px 0' cellpadding='4'><tr><th align='left'>level</th>"
+                "<th align='left'>near-uniform</th><th align='left'>change from start</th></tr>" + rows + "</table>"
+                "<div style='color:#555;max-width:60em'><b>near-uniform</b>: share of filters that still look like "
+                "grey speckle (no stroke or blob emerged; lower = more features learnt). <b>change from start</b>: "
+                "how far training moved the filters from the shared random start (1 − cosine similarity; "
+                "0 = unchanged).</div>")

@@ -32,8 +32,9 @@ class CappedKernelManager(AsyncMappingKernelManager):
         if (kernel_id is None or kernel_id not in self) and self.max_kernels > 0 \
                 and self.live_kernels() >= self.max_kernels:
             self.log.warning("aelab lab: kernel refused, %d of %d places taken", self.live_kernels(), self.max_kernels)
-            raise web.HTTPError(503, f"The lab is serving its limit of {self.max_kernels} live dashboards; idle "
-                                     "ones are closed within minutes: please try again shortly.")
+            message = (f"The lab is serving its limit of {self.max_kernels} live dashboards; idle ones are "
+                       "closed within minutes: please try again shortly")
+            raise web.HTTPError(503, message, reason=message)  # the reason is what the error page shows
         return await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
 
 

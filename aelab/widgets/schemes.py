@@ -17,12 +17,11 @@ from aelab.experiments import get
 from aelab.experiments.zhou import CurvesConfig, run_curves
 from aelab.viz.curves import final_errors
 from aelab.viz.dense import SCHEME_NAMES, curves_figure
-from aelab.widgets.base import App, Runner, figure_widget, header, refresh_figure
+from aelab.widgets.base import TOGGLES, WIDE, App, Runner, figure_widget, header, refresh_figure
 from aelab.widgets.experiment import job_context
 
 EXPERIMENT = "zhou-curves"
 SCHEMES = ("L", "J")
-WIDE = {"description_width": "initial"}  # whole labels, not "epochs/la…"
 TITLE = "Deep denoising autoencoder: layer-wise vs joint training from one start"
 
 
@@ -41,15 +40,22 @@ class SchemesApp(App):
         self.experiment = get(EXPERIMENT)
         base = self.experiment.config(self.scale)
         self.noise = W.FloatSlider(value=base.noise, min=0.05, max=0.9, step=0.05, description="noise σ",
-                                   readout_format=".2f", continuous_update=False)
+                                   readout_format=".2f", continuous_update=False, style=WIDE,
+                                   tooltip="std of the Gaussian noise added at every layer's input")
         self.epochs = W.IntSlider(value=base.epochs, min=1, max=max(10, base.epochs), description="epochs per layer",
-                                  continuous_update=False, style=WIDE)
+                                  continuous_update=False, style=WIDE,
+                                  tooltip="layer-wise training: epochs spent on each layer")
         self.joint_epochs = W.IntSlider(value=base.joint_epochs, min=1, max=max(20, base.joint_epochs),
-                                        description="joint epochs", continuous_update=False, style=WIDE)
-        self.train_button = W.Button(description="train both", icon="play", button_style="primary")
-        self.log_y = W.Checkbox(value=False, description="log scale")
+                                        description="joint epochs", continuous_update=False, style=WIDE,
+                                        tooltip="joint training: epochs over the whole stack")
+        self.train_button = W.Button(description="train both", icon="play", button_style="primary",
+                                     tooltip="train layer-wise and joint from the same start with these settings")
+        self.log_y = W.Checkbox(value=False, description="log scale", style=WIDE, indent=False,
+                                tooltip="logarithmic error axis: shows small late differences (redraws only)")
         self.splits = W.ToggleButtons(options=[("train and test", ("train", "test")), ("train", ("train",)),
-                                               ("test", ("test",))], description="show")
+                                               ("test", ("test",))], description="show", style=TOGGLES,
+                                      tooltips=["both splits (solid train, dashed test)", "training images only",
+                                                "test images only"])
         self.summary = W.HTML()
         self.runner = Runner("training")
         self.arrays: dict[str, np.ndarray] | None = None
@@ -83,6 +89,7 @@ class SchemesApp(App):
                 if scheme in SCHEMES:
                     for split in ("train", "test"):
                         live[f"{split}_{scheme}"][epoch - 1] = metrics[f"{split}_reconstruction_input"]
+                    job.epoch = epoch
                     self.show({k: v.copy() for k, v in live.items()})
 
             return run_curves(config, job_context(job, self.device, self.scale), on_epoch=epoch_done).arrays
@@ -103,4 +110,6 @@ class SchemesApp(App):
             lower = SCHEME_NAMES["J"] if last["J"]["test"] < last["L"]["test"] else SCHEME_NAMES["L"]
             self.summary.value = (f"<p>Final test error: layer-wise {last['L']['test']:.2f}, joint "
                                   f"{last['J']['test']:.2f} — {lower} is lower in this run "
-                                  f"(paper: joint lower).</p>")
+                                  f"(paper: joint lower).<br><span style='color:#555'>Error = cross-entropy "
+                                  f"between a clean test image and the stack's reconstruction of it, per image "
+                                  f"(lower is better).</span></p>")

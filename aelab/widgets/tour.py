@@ -22,7 +22,7 @@ from aelab.data.toy import grid_2d, toy_curve
 from aelab.experiments import get
 from aelab.experiments.lecture_demos import BOUNDS, TOUR_MODELS, TourConfig, run_tour
 from aelab.viz.toy import tour_field
-from aelab.widgets.base import App, Runner, figure_widget, header, refresh_figure
+from aelab.widgets.base import TOGGLES, WIDE, App, Runner, figure_widget, header, refresh_figure
 from aelab.widgets.experiment import job_context
 
 __all__ = ["TourApp", "toy_curve"]
@@ -52,12 +52,15 @@ class TourApp(App):
         self.experiment = get(EXPERIMENT)
         base = self.experiment.config(self.scale)
         self.model = W.ToggleButtons(options=list(TOUR_MODELS), value=base.model, description="model",
-                                     style={"button_width": "190px"})
+                                     style=TOGGLES,
+                                     tooltips=[f"train the {m} autoencoder" for m in TOUR_MODELS])
         self.strength = W.FloatSlider(value=base.strength, min=0.05, max=1.0, step=0.05, readout_format=".2f",
-                                      description="noise / λ", continuous_update=False)
+                                      description="noise / λ", continuous_update=False, style=WIDE,
+                                      tooltip="noise std (denoising) or penalty weight λ (sparse, contractive); "
+                                              "retrains")
         self.hidden = W.IntSlider(value=base.hidden, min=4, max=max(64, base.hidden), step=4,
                                   description="hidden units", continuous_update=False,
-                                  style={"description_width": "initial"})
+                                  style=WIDE, tooltip="code units of the autoencoder; retrains")
         self.explain = W.HTML()
         self.runner = Runner("training")
         empty = {"data": toy_curve(base.n_points, 0), "grid": grid_2d(BOUNDS, base.grid)}
@@ -87,6 +90,7 @@ class TourApp(App):
             last = [0.0]
 
             def epoch_done(epoch: int, arrays: dict[str, np.ndarray]) -> None:
+                job.epoch = epoch
                 if time.monotonic() - last[0] > REDRAW_EVERY_S or epoch == config.epochs:
                     last[0] = time.monotonic()
                     self.show(config, arrays)
