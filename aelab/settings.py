@@ -18,6 +18,7 @@ here only so that this module can raise it; its public home is `aelab.errors`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -131,3 +132,18 @@ def lab_threads() -> int:
     """`$AELAB_LAB_THREADS` as a positive integer, default 1."""
     value = _get(LAB_THREADS)
     return 1 if value is None else _positive_int(LAB_THREADS, value)
+
+
+@contextlib.contextmanager
+def environment_set(name: str, value: str):
+    """Set a (third-party) environment variable for the duration of a block, then restore it.
+    Kept here so that this module stays the one place aelab touches the environment."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before

@@ -46,6 +46,7 @@ ACTIONS = {
     "09-semantic-hashing": ("button", "activations"),
     "10-stochastic": ("button", "2-D latent map"),
     "11-tangents": ("button", "untied CAE caveat"),
+    "12-pretraining": ("button", "function space"),
 }
 
 
@@ -58,10 +59,12 @@ EXPECTED = {
     "04-what-where": "Fig. 4: reconstructions of digits shifted",
     "05-layer-inversion": "Squared L2 reconstruction error per layer",
     "06-latent-space": "t-SNE",
+    "07-sweeps": "validation vs test per cell",
     "08-sparse-codes": "Ours vs scikit-learn",
     "09-semantic-hashing": "more noise, more saturation",
     "10-stochastic": "The 2-D latent space of a VAE",
     "11-tangents": "untied weights let the contraction penalty vanish",
+    "12-pretraining": "Trajectories in function space",
 }
 
 

@@ -111,6 +111,28 @@ def test_in_process_sweep_resumes_and_draws(tmp_path):
     assert len(sweep_scatter(table).data) == 5 and len(sweep_rows(table).data) == 2  # 4 rows + diagonal
 
 
+def test_the_sweeps_dashboard_reads_a_folder(tmp_path, monkeypatch):
+    from aelab.widgets.base import Runner
+    from aelab.widgets.sweeps import SweepsApp
+
+    monkeypatch.setattr(Runner, "synchronous", True)
+    plan = build_plan("zhou-svm", preset="table2", seeds="0", scale="smoke", grid={"lrs": ("0.01",)})
+    run_sweep(plan, tmp_path / "sweep", backend="in-process", write_figure=False)
+    app = SweepsApp(tmp_path / "sweep", refresh_s=0.2)
+    try:
+        assert app.table["cells"] == {"planned": 2, "finished": 2, "failed": 0} and "2/2" in app.summary.value
+        assert app.fig.figure.data[0].type == "table"
+        app.view.value = "validation vs test"
+        assert app.fig.figure.data[0].type == "scatter"
+    finally:
+        app.close()
+    empty = SweepsApp(tmp_path / "not-yet")  # a folder with no sweep yet: how to start one, no error
+    try:
+        assert "No sweep" in empty.summary.value and empty.runner.error.value == ""
+    finally:
+        empty.close()
+
+
 def test_without_ray_the_command_says_how_to_get_it(monkeypatch, capsys, tmp_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray fails as if not installed
     assert main(["sweep", "zhou-svm", "--preset", "table2", "--scale", "smoke", "--out", str(tmp_path)]) == 1
@@ -158,6 +180,21 @@ def test_sweep_on_ray_matches_in_process(ray_cluster, tmp_path):
     assert all(r["n"] == 2 and r["test_interval"] is not None for r in on_ray["rows"])
 
 
+def test_a_cell_that_raises_is_recorded_and_the_rest_complete(ray_cluster, tmp_path):
+    plan = build_plan("zhou-svm", preset="table2", grid={"regularizer": ("dae", "bogus"), "lrs": ("0.01",),
+                                                          "noise_levels": ("0.3",)}, seeds="0-1", scale="smoke")
+    summary = run_sweep(plan, tmp_path, backend="ray")
+    table = read_json(tmp_path / "table.json")
+    assert (summary["ran"], summary["failed"]) == (4, 2), (summary, table["failed"])
+    assert [f["attempts"] for f in table["failed"]] == [1, 1]  # an exception is not retried: it would fail again
+    assert table["cells"] == {"planned": 4, "finished": 2, "failed": 2}
+    assert {f["seed"] for f in table["failed"]} == {0, 1}
+    assert all("regularizer must be dae, cae or l2" in f["error"] for f in table["failed"])
+    assert all(r["fields"]["regularizer"] == "dae" and r["n"] == 2 for r in table["rows"])
+    failure = read_json(next((tmp_path / "failed").glob("*.json")))
+    assert "Traceback" in failure["traceback"] or "ValueError" in failure["traceback"]
+
+
 def test_a_killed_worker_has_its_cell_retried(ray_cluster, tmp_path):
     plan = zhou_plan(seeds="0", fixed={"epochs": 6})  # 4 cells, long enough to be killed in the middle
     outcome: dict = {}
@@ -181,23 +218,10 @@ def test_a_killed_worker_has_its_cell_retried(ray_cluster, tmp_path):
     assert max(attempts) >= 2
 
 
-def test_a_cell_that_raises_is_recorded_and_the_rest_complete(ray_cluster, tmp_path):
-    plan = build_plan("zhou-svm", preset="table2", grid={"regularizer": ("dae", "bogus"), "lrs": ("0.01",),
-                                                          "noise_levels": ("0.3",)}, seeds="0-1", scale="smoke")
-    summary = run_sweep(plan, tmp_path, backend="ray")
-    assert (summary["ran"], summary["failed"], summary["retried"]) == (4, 2, 0)  # exceptions are not retried
-    table = read_json(tmp_path / "table.json")
-    assert table["cells"] == {"planned": 4, "finished": 2, "failed": 2}
-    assert {f["seed"] for f in table["failed"]} == {0, 1}
-    assert all("regularizer must be dae, cae or l2" in f["error"] for f in table["failed"])
-    assert all(r["fields"]["regularizer"] == "dae" and r["n"] == 2 for r in table["rows"])
-    failure = read_json(next((tmp_path / "failed").glob("*.json")))
-    assert "Traceback" in failure["traceback"] or "ValueError" in failure["traceback"]
-
-
 def test_killed_driver_rerun_finishes_only_the_missing_cells(ray_cluster, tmp_path):
-    """Last in the module: each driver (the killed one, the rerun) joins the module's cluster and
-    starts its own workers."""
+    """Last in the module. The driver is `aelab sweep` in its own process, joined to the module's
+    cluster, killed once a cell is written; the rerun is the same sweep from this process (the
+    same plan through the Python API: the same cell keys), which finds the finished cells."""
     command = [sys.executable, "-m", "aelab.cli", "sweep", "zhou-svm", "--preset", "table2", "--scale", "smoke",
                "--grid", "lrs=0.01,0.02", "--grid", "noise_levels=0.3,0.5", "--seeds", "0-1",
                "--address", ray_cluster, "--out", str(tmp_path), "--quiet"]
@@ -212,10 +236,11 @@ def test_killed_driver_rerun_finishes_only_the_missing_cells(ray_cluster, tmp_pa
     before = {k: (store.cell_folder(tmp_path, k) / "result.json").stat().st_mtime_ns
               for k in store.finished_keys(tmp_path)}
     assert 0 < len(before) < 8, f"{len(before)} cells finished before the kill"
-    rerun = subprocess.run(command, capture_output=True, text=True, cwd=REPO, timeout=180)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
-    last = read_json(tmp_path / "runs.json")[-1]
-    assert (last["skipped"], last["ran"], last["failed"]) == (len(before), 8 - len(before), 0)
+    assert [c["key"] for c in read_json(tmp_path / "sweep.json")["cells"]] == [c.key for c in zhou_plan().cells]
+    rerun = run_sweep(zhou_plan(), tmp_path, backend="ray")
+    assert (rerun["skipped"], rerun["ran"], rerun["failed"]) == (len(before), 8 - len(before), 0)
     assert len(store.finished_keys(tmp_path)) == 8
     assert all((store.cell_folder(tmp_path, k) / "result.json").stat().st_mtime_ns == t for k, t in before.items())
-    assert "DAE-2UJ" in rerun.stdout  # the table is printed
+    assert main(["sweep", "zhou-svm", "--preset", "table2", "--scale", "smoke", "--grid", "lrs=0.01,0.02",
+                 "--grid", "noise_levels=0.3,0.5", "--seeds", "0-1", "--out", str(tmp_path), "--quiet"]) == 0
+    assert read_json(tmp_path / "runs.json")[-1]["ran"] == 0  # the same command again: nothing left to run

@@ -58,8 +58,11 @@ class SemanticHashing(nn.Module):
 
     def pre_code(self, x: torch.Tensor) -> torch.Tensor:
         """u: the input of the code's sigmoid."""
-        h = x.reshape(x.shape[0], -1)
-        layers = list(self.encoder)
+        return self._affine_stack(x.reshape(x.shape[0], -1), self.encoder)
+
+    def _affine_stack(self, h: torch.Tensor, weights) -> torch.Tensor:
+        """h -> W_1 h + b_1 -> s(.) -> ... -> W_L h + b_L (no unit after the last layer)."""
+        layers = list(weights)
         for i in range(0, len(layers), 2):
             h = h @ layers[i].t() + layers[i + 1]
             if i + 2 < len(layers):
@@ -74,12 +77,7 @@ class SemanticHashing(nn.Module):
         return (self.pre_code(x) > 0).to(torch.uint8)
 
     def _decode_logits(self, code: torch.Tensor) -> torch.Tensor:
-        h, layers = code, list(self.decoder)
-        for i in range(0, len(layers), 2):
-            h = h @ layers[i].t() + layers[i + 1]
-            if i + 2 < len(layers):
-                h = torch.relu(h) if self.config.middle == "relu" else torch.sigmoid(h)
-        return h
+        return self._affine_stack(code, self.decoder)
 
     def decode(self, code: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self._decode_logits(code.float()))

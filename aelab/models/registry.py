@@ -264,15 +264,20 @@ def save_model(folder: str | Path, model: nn.Module, *, dtype: torch.dtype | Non
     return folder
 
 
+def read_json_file(path: Path) -> Any:
+    """The JSON content of a checkpoint file, with a CheckpointError naming it when unreadable."""
+    try:
+        return read_json(path)
+    except (OSError, ValueError) as err:
+        raise CheckpointError(f"{path} is not readable JSON: {err}") from None
+
+
 def read_config_json(folder: str | Path) -> dict[str, Any]:
     """The raw content of `folder/config.json`, which must be a JSON object."""
     path = Path(folder) / CONFIG
     if not path.exists():
         raise CheckpointError(f"no {CONFIG} in {folder}: is this an aelab checkpoint folder?")
-    try:
-        content = read_json(path)
-    except (OSError, ValueError) as err:
-        raise CheckpointError(f"{path} is not readable JSON: {err}") from None
+    content = read_json_file(path)
     if not isinstance(content, dict):
         raise CheckpointError(f"{path} is not an aelab model config: it must hold a JSON object, "
                               f"found {type(content).__name__}")

@@ -17,11 +17,22 @@ Ray is optional (`pip install 'aelab[sweep]'`); only running on Ray needs it.
 
 from __future__ import annotations
 
-from aelab.sweep.execute import RAY_MISSING, RayMissing, cells_to_run, finish, run_cell, run_sweep, sweep
-from aelab.sweep.plan import Cell, Plan, build_plan, parse_grid, parse_seeds
-from aelab.sweep.presets import PRESETS, GridPreset, Metrics, get_preset, presets_of
-from aelab.sweep.table import build_table
+import importlib
 
-__all__ = ["sweep", "run_sweep", "run_cell", "finish", "cells_to_run", "build_plan", "build_table", "parse_grid",
-           "parse_seeds", "Cell", "Plan", "PRESETS", "GridPreset", "Metrics", "get_preset", "presets_of",
-           "RayMissing", "RAY_MISSING"]
+# imported on first use, so that reading the presets (e.g. for `aelab --help`) loads no torch
+_NAMES = {
+    "sweep": "execute", "run_sweep": "execute", "run_cell": "execute", "finish": "execute",
+    "cells_to_run": "execute", "RayMissing": "execute", "RAY_MISSING": "execute",
+    "build_plan": "plan", "parse_grid": "plan", "parse_seeds": "plan", "Cell": "plan", "Plan": "plan",
+    "PRESETS": "presets", "GridPreset": "presets", "Metrics": "presets", "get_preset": "presets",
+    "presets_of": "presets", "build_table": "table",
+}
+
+
+def __getattr__(name: str):
+    if name in _NAMES:
+        return getattr(importlib.import_module(f"{__name__}.{_NAMES[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = list(_NAMES)

@@ -25,6 +25,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from aelab import settings
 from aelab.errors import UsageError
 from aelab.sweep import store
 from aelab.sweep.plan import Cell, Plan
@@ -57,27 +58,24 @@ def loopback_only(ray):
     also set on its constant) asks for it on Linux. Not for joining a cluster."""
     from ray._private import ray_constants
 
-    name, before = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
     constant = getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
-    os.environ[name] = "0"
     ray_constants.ENABLE_RAY_CLUSTER = False
     try:
-        yield
+        with settings.environment_set("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0"):
+            yield
     finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
         if constant is not None:
             ray_constants.ENABLE_RAY_CLUSTER = constant
 
 
 # ------------------------------------------------------------------------------ one cell
 
-def run_cell(spec: dict[str, Any], *, threads: int = 1, device: str = "auto") -> dict[str, Any]:
+def run_cell(spec: dict[str, Any], *, threads: int = 1, device: str = "auto",
+             stop: threading.Event | None = None) -> dict[str, Any]:
     """Run one cell in this process: {"files": {name: bytes}, "info": {...}}.
 
-    torch uses `threads` CPU threads during the cell (restored afterwards)."""
+    torch uses `threads` CPU threads during the cell (restored afterwards); a set `stop`
+    ends the cell at the runner's next check (`Stopped`)."""
     import torch
 
     from aelab.experiments.runner import reproduce
@@ -90,7 +88,7 @@ def run_cell(spec: dict[str, Any], *, threads: int = 1, device: str = "auto") ->
         dataset = overrides.pop("dataset", None)
         with tempfile.TemporaryDirectory(prefix="aelab-cell-") as tmp:
             folder = reproduce(spec["experiment"], scale=spec["scale"], dataset=dataset, device=device,
-                               seed=int(spec["seed"]), out=tmp, overrides=overrides)
+                               seed=int(spec["seed"]), out=tmp, overrides=overrides, stop=stop)
             files = {p.name: p.read_bytes() for p in sorted(Path(folder).iterdir()) if p.is_file()}
     finally:
         torch.set_num_threads(previous)
@@ -243,7 +241,7 @@ def _run_in_process(todo: list[Cell], folder: Path, summary: dict[str, Any], thr
             break
         progress(summary["skipped"] + summary["ran"], total, f"running {cell.label()}")
         try:
-            out = run_cell(cell.spec(), threads=threads, device=device)
+            out = run_cell(cell.spec(), threads=threads, device=device, stop=stop)
         except Exception as err:
             if type(err).__name__ == "Stopped" or stop.is_set():
                 summary["interrupted"] = True

@@ -28,9 +28,9 @@ import torch
 
 from safetensors.torch import save as safetensors_bytes
 
-from aelab.fileio import commit_files, read_json, recover, remove_stale_parts, to_json
+from aelab.fileio import commit_files, recover, remove_stale_parts, to_json
 from aelab.models.registry import (CONFIG, WEIGHTS, CheckpointError, config_dict, config_from_dict, entry,
-                                   load_state, read_config_json, read_tensors, state_tensors)
+                                   load_state, read_config_json, read_json_file, read_tensors, state_tensors)
 from aelab.train.loop import LoopState
 from aelab.train.records import as_dict
 
@@ -171,10 +171,7 @@ def _read_state(folder: Path, model: torch.nn.Module, content: dict[str, Any]) -
     path = folder / STATE_JSON
     if not path.exists():
         raise CheckpointError(f"{folder} has {STATE} but no {STATE_JSON}: the training state is incomplete")
-    try:
-        meta = read_json(path)
-    except (OSError, ValueError) as err:
-        raise CheckpointError(f"{path} is not readable JSON: {err}") from None
+    meta = read_json_file(path)
     tensors = read_tensors(folder / STATE)
     epochs = {str(meta.get("epoch")) if isinstance(meta, dict) else "?", _metadata_epoch(folder / STATE),
               _metadata_epoch(folder / WEIGHTS), str(content.get("epoch"))}

@@ -52,7 +52,8 @@ class SweepsApp(App):
         self.setup(scale, device)
         self.refresh_s = refresh_s
         self.demo = folder is None
-        self.folder_box = W.Text(value=str(folder or demo_folder()), description="folder",
+        # continuous_update off: a new folder is read when Enter is pressed or the box is left
+        self.folder_box = W.Text(value=str(folder or demo_folder()), description="folder", continuous_update=False,
                                  layout=W.Layout(width="46em"), placeholder="a folder written by aelab sweep --out")
         self.refresh_button = W.Button(description="refresh", icon="refresh", tooltip="re-read the folder")
         self.live = W.Checkbox(value=True, description=f"live (re-read every {refresh_s:g} s)", indent=False)
@@ -67,7 +68,7 @@ class SweepsApp(App):
                                                        template="plotly_white")))
         self.runner.figures = [self.fig]
         self.refresh_button.on_click(lambda _: self.load())
-        self.folder_box.on_submit(lambda _: self.load())
+        self.folder_box.observe(lambda _: self.load(), names="value")
         self.view.observe(lambda _: self.redraw(), names="value")
         intro = ("A sweep runs every cell of a paper's grid (each one experiment run) and, per row of the paper's "
                  "table, chooses the cell with the best validation error; the test error of that cell is shown as "
