@@ -25,6 +25,7 @@ epochs without improvement training stops, and the best epoch's weights are put 
 
 from __future__ import annotations
 
+import abc
 import math
 import time
 from dataclasses import dataclass, field
@@ -86,7 +87,7 @@ def make_optimizer(parameters: Iterable[nn.Parameter], config: FitConfig) -> tor
 
 # --- batch sampling strategies -------------------------------------------------------------------
 
-class Sampler:
+class Sampler(abc.ABC):
     """Yields the batches of one epoch as tuples of tensors on the data's device.
 
     `n_batches` is the number of batches per epoch; `state_dict`/`load_state_dict` carry
@@ -95,8 +96,9 @@ class Sampler:
     n_batches: int = 0
     device: torch.device = torch.device("cpu")
 
+    @abc.abstractmethod
     def epoch(self, generator: torch.Generator | None) -> Iterator[tuple[torch.Tensor, ...]]:
-        raise NotImplementedError
+        """The batches of one epoch, drawn with `generator`."""
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return {}

@@ -37,7 +37,7 @@ def curves_figure(arrays: dict[str, np.ndarray], config: FiltersConfig):
                         total_epochs=config.epochs)
 
 
-def placeholder(config: FiltersConfig) -> dict[str, np.ndarray]:
+def blank_arrays(config: FiltersConfig) -> dict[str, np.ndarray]:
     """Blank arrays of the right layout, drawn before the first epoch ends."""
     n_show = min(config.n_show, config.n_hidden)
     return {"filters": np.zeros((len(config.levels), n_show, 8, 8), np.float32),
@@ -77,7 +77,7 @@ class FiltersApp(App):
         self.stats = W.HTML()
         self.arrays: dict[str, np.ndarray] | None = None
         self.shown_config = base
-        empty = placeholder(base)
+        empty = blank_arrays(base)
         self.filter_fig = figure_widget(filters_figure(empty, base, self.n_show.value, self.cell_px.value))
         self.curve_fig = figure_widget(curves_figure(empty, base))
         self.runner.figures = [self.filter_fig, self.curve_fig]
@@ -105,7 +105,7 @@ class FiltersApp(App):
         self.n_show.max = min(config.n_show, config.n_hidden)
 
         def task(job):
-            live = placeholder(config)
+            live = blank_arrays(config)
 
             def epoch_done(i: int, epoch: int, filters: np.ndarray, metrics: dict) -> None:
                 if live["filters"].shape[1:] != filters.shape:  # the first epoch tells the image size
