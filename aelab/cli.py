@@ -120,7 +120,7 @@ def _cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> int:
     try:
         folder = reproduce(args.name, scale=args.scale, dataset=args.dataset, device=args.device,
                            seed=args.seed, out=args.out, overrides=_parse_overrides(extra),
-                           progress=progress, log=tqdm.write, finish=add_figure)
+                           progress=progress, log=tqdm.write, finish=add_figure, resume=not args.fresh)
     finally:
         bar.close()
     result, _ = read_result(folder)
@@ -274,6 +274,8 @@ def _sweep_epilog() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from aelab.scales import SCALE_HELP, SCALES
+
     parser = argparse.ArgumentParser(prog="aelab", description="aelab: an autoencoder lab (models, experiments, dashboards)")
     parser.add_argument("--version", action="version", version=f"aelab {__version__}")
     parser.add_argument("--threads", type=int, metavar="N",
@@ -300,12 +302,15 @@ def build_parser() -> argparse.ArgumentParser:
                                    "of the experiment's config; 'aelab list' names the experiments.")
     p.add_argument("name", help="experiment name (see 'aelab list')")
     p.add_argument("--dataset", help="dataset for experiments that take one")
-    p.add_argument("--scale", choices=("smoke", "teach", "paper"), default="teach",
-                   help="smoke: seconds (tests); teach: under a minute on 2 cores; paper: the paper's settings (GPU)")
+    p.add_argument("--scale", choices=SCALES, default="teach",
+                   help="; ".join(f"{k}: {v}" for k, v in SCALE_HELP.items()))
     p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda or mps")
     p.add_argument("--seed", type=int, default=0, help="seed of the run, 0 to 2**32-1 (default 0)")
     p.add_argument("--out", default="runs", help="output folder (default ./runs)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--fresh", action="store_true",
+                   help="start afresh instead of resuming an unfinished run of the same command from its journal "
+                        "(OUT/.aelab-journal)")
     p.set_defaults(func=_cmd_reproduce, takes_extra=True)
 
     p = sub.add_parser("train", help="train one autoencoder from flags; writes a checkpoint and record.json")

@@ -7,6 +7,8 @@
     AELAB_NO_DOWNLOAD  1 forbids downloads (offline machines, CI); 0 or unset allows them
     AELAB_LAB_SCALE    dashboard size: teach (default) or smoke (seconds; CI, previews)
     AELAB_LAB_THREADS  torch CPU threads for dashboard work (a positive integer); default 1
+    AELAB_RESULTS      shipped results (results/full/NAME/, results/zoo/); default: the results/
+                       folder of the source tree the package runs from
 
 Functions read the environment at call time (so tests can monkeypatch it) and reject a bad
 value with a one-line `UsageError` that names the variable. The cache root has one folder
@@ -29,6 +31,7 @@ THREADS = "AELAB_THREADS"
 NO_DOWNLOAD = "AELAB_NO_DOWNLOAD"
 LAB_SCALE = "AELAB_LAB_SCALE"
 LAB_THREADS = "AELAB_LAB_THREADS"
+RESULTS = "AELAB_RESULTS"
 
 VARIABLES = {  # every variable the package reads, with its one-line description (README lists the same)
     DATA: "data root: where datasets are read from and downloaded to (default: the user cache folder)",
@@ -39,6 +42,8 @@ VARIABLES = {  # every variable the package reads, with its one-line description
     NO_DOWNLOAD: "1 forbids downloads (offline machines, CI); 0 or unset allows them",
     LAB_SCALE: "dashboard size: teach (default) or smoke (seconds)",
     LAB_THREADS: "torch CPU threads for dashboard work, a positive integer (default 1)",
+    RESULTS: "shipped results: results/full/NAME/ and the model zoo results/zoo/ "
+             "(default: the results/ folder of the source tree aelab runs from)",
 }
 
 CACHE_USES = ("generated", "lab", "models")
@@ -89,6 +94,12 @@ def cache_dir(use: str) -> Path:
     if use not in CACHE_USES:
         raise ValueError(f"cache use {use!r} is unknown; choose one of {', '.join(CACHE_USES)}")
     return cache_root() / use
+
+
+def results_root() -> Path:
+    """`$AELAB_RESULTS`, else `results/` beside the package's source folder (a clone, Binder)."""
+    value = _get(RESULTS)
+    return Path(value).expanduser() if value else Path(__file__).resolve().parents[1] / "results"
 
 
 def device() -> str:

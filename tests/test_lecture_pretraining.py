@@ -64,7 +64,7 @@ def test_hybrid_loss_alpha_zero_is_the_cross_entropy_and_alpha_adds_reconstructi
 
 def test_lecture_pretraining_runs_and_draws_every_view():
     experiment = get("lecture-pretraining")
-    assert set(experiment.presets) == {"smoke", "teach", "paper"}
+    assert set(experiment.presets) >= {"smoke", "teach", "paper"}
     config = experiment.presets["smoke"]
     result = experiment.run(config, RunContext(seed=0))
     m, a = result.metrics, result.arrays

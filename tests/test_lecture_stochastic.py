@@ -83,7 +83,7 @@ def test_helpers():
 
 def test_lecture_vae_runs_and_draws_every_view():
     experiment = get("lecture-vae")
-    assert set(experiment.presets) == {"smoke", "teach", "paper"} and experiment.presets["teach"].iwae_k >= 100
+    assert set(experiment.presets) >= {"smoke", "teach", "paper"} and experiment.presets["teach"].iwae_k >= 100
     config = experiment.presets["smoke"]
     result = experiment.run(config, RunContext(seed=0))
     m = result.metrics

@@ -58,7 +58,7 @@ def test_translation_by_whole_pixels_moves_the_image():
 
 def test_lecture_tangents_runs_and_draws_every_view():
     experiment = get("lecture-tangents")
-    assert set(experiment.presets) == {"smoke", "teach", "paper"}
+    assert set(experiment.presets) >= {"smoke", "teach", "paper"}
     config = experiment.presets["smoke"]
     result = experiment.run(config, RunContext(seed=0))
     m, a = result.metrics, result.arrays

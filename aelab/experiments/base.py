@@ -21,9 +21,8 @@ import numpy as np
 import torch
 
 from aelab.errors import UsageError
+from aelab.scales import SCALE_HELP, SCALES  # noqa: F401  (re-exported)
 from aelab.train.loop import Callbacks
-
-SCALES = ("smoke", "teach", "paper")
 
 
 class Stopped(Exception):
@@ -47,16 +46,24 @@ class RunContext:
     # on_epoch(label, epoch, metrics) — called after every training epoch of every stage
     on_epoch: Callable[[str, int, dict[str, Any]], None] = lambda label, epoch, metrics: None
 
-    def callbacks(self, label: str, on_epoch: Callable[[int, dict[str, Any]], None] | None = None) -> Callbacks:
+    # where a long run keeps its phases (`aelab.train.checkpoints.Journal`); None: not kept
+    journal: Any = None
+
+    def callbacks(self, label: str, on_epoch: Callable[[int, dict[str, Any]], None] | None = None,
+                  resumable: bool = True) -> Callbacks:
         """The training loop's callbacks for one stage of this run, labelled `label`: progress
-        and epoch ends reach the context's hooks, the stop flag is checked."""
+        and epoch ends reach the context's hooks, the stop flag is checked, and the stage is
+        kept in the run's journal (when it has one) so a restarted run resumes it.
+        resumable=False: `on_epoch` reads the model itself (not only the epoch's metrics), so a
+        restored stage could not replay it; the stage is trained again instead."""
         def epoch_end(epoch: int, metrics: dict[str, Any]) -> None:
             if on_epoch is not None:
                 on_epoch(epoch, metrics)
             self.on_epoch(label, epoch, metrics)
 
         return Callbacks(on_epoch=epoch_end, check_stop=self.check_stop,
-                         progress=lambda done, total, desc: self.progress(done, total, f"{label}: {desc}"))
+                         progress=lambda done, total, desc: self.progress(done, total, f"{label}: {desc}"),
+                         journal=self.journal.scoped(label) if self.journal is not None and resumable else None)
 
     def generator(self, offset: int = 0) -> torch.Generator:
         """A torch.Generator on the run's device seeded from the run's seed (+ offset)."""
@@ -72,6 +79,9 @@ class Result:
     paper: dict[str, Any] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
     notes: str = ""
+    # trained registered models worth keeping (the zoo's): written as models/NAME/ (float16
+    # safetensors + config.json), loadable with `aelab.models.registry.load_model`
+    models: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,8 @@ class Experiment:
     presets: dict[str, Any]  # scale -> config dataclass instance
     run: Callable[[Any, RunContext], Result]
     datasets: tuple[str, ...] = ()  # accepted --dataset values; the preset's is the default
+    # scale -> how that preset differs from the paper (written into result.json as "deviations")
+    deviations: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def config(self, scale: str = "smoke", **overrides: Any) -> Any:
         """The preset for `scale` with fields replaced by `overrides` (None values ignored)."""
@@ -94,15 +106,16 @@ class Experiment:
         if unknown:
             raise UsageError(f"{self.name}: unknown option(s) {', '.join(unknown)}; "
                              f"this experiment's config has: {', '.join(names)}")
-        converted = {k: _coerce(getattr(preset, k), v, k) for k, v in overrides.items()}
+        converted = {k: _coerce(getattr(preset, k), v, k, str(names[k].type)) for k, v in overrides.items()}
         if "dataset" in converted and self.datasets and converted["dataset"] not in self.datasets:
             raise UsageError(f"{self.name}: dataset {converted['dataset']!r} is not supported; "
                              f"choose one of {', '.join(self.datasets)}")
         return dataclasses.replace(preset, **converted)
 
 
-def _coerce(current: Any, value: Any, name: str) -> Any:
-    """Convert a command-line string to the type of the preset's value."""
+def _coerce(current: Any, value: Any, name: str, annotation: str = "") -> Any:
+    """Convert a command-line string to the type of the preset's value (an empty tuple's items
+    to the type its annotation names, e.g. tuple[float, ...])."""
     if not isinstance(value, str) or isinstance(current, str) or current is None:
         return value
     try:
@@ -118,7 +131,8 @@ def _coerce(current: Any, value: Any, name: str) -> Any:
             return float(value)
         if isinstance(current, (tuple, list)):
             items = [s for s in value.split(",") if s]
-            kind = type(current[0]) if current else str
+            kind = type(current[0]) if current else \
+                next((t for t in (float, int, bool) if f"[{t.__name__}" in annotation), str)
             return type(current)(kind(s) for s in items)
     except ValueError:
         raise UsageError(f"option {name}: cannot read {value!r} as {type(current).__name__}") from None

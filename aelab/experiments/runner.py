@@ -5,29 +5,43 @@ the experiment's config (`check_config`), and that `OUT` can be written. The res
 is written whole under a temporary name and swapped into place (`aelab.fileio.atomic_folder`),
 so `OUT/NAME` is complete or absent at every moment, and two runs into the same `OUT` leave
 the folder of one of them, never a mix of both.
+
+A run keeps a journal of its training phases (`OUT/.aelab-journal/NAME-KEY/`, one checkpoint
+per phase, written at most every minute and when the phase ends): the same command started
+again after a crash or a kill continues where it stopped and gives the same numbers. The
+journal is removed once the result is written. result.json records the command that
+reproduces it and the preset's deviations from the paper.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import shlex
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import torch
 
-from aelab import checks
+from aelab import checks, settings
+from aelab.cache import cache_key
 from aelab.device import resolve_device
 from aelab.errors import UsageError
 from aelab.experiments import get
 from aelab.experiments.base import Experiment, RunContext
 from aelab.fileio import atomic_folder, atomic_path, probe_writable, read_json, write_json_atomic
+from aelab.models.registry import save_model
+from aelab.train.checkpoints import Journal
 from aelab.train.records import environment
 
 RESULT = "result.json"
 ARRAYS = "arrays.npz"
 FIGURE = "figure.html"
-OURS = {RESULT, ARRAYS, FIGURE}  # what a result folder may hold; anything else is not ours to replace
+JOURNALS = ".aelab-journal"  # OUT/.aelab-journal/NAME-KEY: the phases of unfinished runs
+MODELS = "models"  # models/NAME/: the run's kept models (float16), see `Result.models`
+OURS = {RESULT, ARRAYS, FIGURE, MODELS}  # what a result folder may hold; anything else is not ours to replace
 
 
 def _noise(value: Any) -> None:
@@ -73,13 +87,37 @@ def _check_destination(folder: Path) -> None:
                              "move them or choose another --out")
 
 
+def command_line(name: str, scale: str, seed: int, out: str | Path, dataset: str | None,
+                 overrides: dict[str, Any] | None, device: str = "auto") -> str:
+    """The `aelab reproduce` command that runs this experiment again (recorded in result.json)."""
+    words = ["aelab", "reproduce", name, "--scale", scale, "--seed", str(seed), "--out", str(out)]
+    if dataset is not None:
+        words += ["--dataset", dataset]
+    if device != "auto":
+        words += ["--device", device]
+    for key, value in sorted((overrides or {}).items()):
+        if value is not None:
+            text = ",".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+            words += [f"--{key.replace('_', '-')}", text]
+    return " ".join(shlex.quote(w) for w in words)
+
+
+def journal_folder(out: Path, name: str, identity: dict[str, Any]) -> Path:
+    """Where a run of `name` with this identity (config, seed, scale, device) keeps its journal."""
+    return out / JOURNALS / f"{name}-{cache_key(identity, 12)}"
+
+
 def reproduce(name: str, *, scale: str = "smoke", dataset: str | None = None, device: str = "auto",
               seed: int = 0, out: str | Path = "runs", overrides: dict[str, Any] | None = None,
-              progress=None, log=None, stop=None, finish: Callable[[Path], None] | None = None) -> Path:
+              progress=None, log=None, stop=None, finish: Callable[[Path], None] | None = None,
+              resume: bool = True) -> Path:
     """Run experiment `name` at `scale` and write its result folder; return that folder.
 
     finish: called with the new, complete folder (under its temporary name) before it is moved
-        into place, to add files (the CLI writes figure.html there)."""
+        into place, to add files (the CLI writes figure.html there).
+    resume: keep the run's training phases in a journal under `OUT/.aelab-journal/` and
+        continue from it when the same run (same config, seed, scale and device) is started
+        again; the journal is removed when the result is written. False starts afresh."""
     experiment = get(name)
     checks.seed(seed, "--seed")
     config = experiment.config(scale, dataset=dataset, **(overrides or {}))
@@ -94,13 +132,23 @@ def reproduce(name: str, *, scale: str = "smoke", dataset: str | None = None, de
         ctx.log = log
     if stop is not None:
         ctx.stop = stop
+    identity = {"config": dataclasses.asdict(config), "seed": seed, "scale": scale, "device": str(ctx.device)}
+    journal = journal_folder(out, name, identity)
+    if not resume and journal.exists():
+        shutil.rmtree(journal)
+    ctx.journal = Journal(journal, log=ctx.log) if resume else None
     started = time.perf_counter()
     result = experiment.run(config, ctx)
     seconds = time.perf_counter() - started
     record = {
         "experiment": name, "title": experiment.title, "reproduces": experiment.paper, "scale": scale,
-        "config": dataclasses.asdict(config), "seed": seed, "metrics": result.metrics, "paper": result.paper,
+        "command": command_line(name, scale, seed, out, dataset, overrides, device),
+        "config": dataclasses.asdict(config), "seed": seed,
+        "deviations": list(experiment.deviations.get(scale, ())),
+        "metrics": result.metrics, "paper": result.paper,
         "notes": result.notes, "env": environment(ctx.device), "seconds": seconds,
+        "resumed_phases": ctx.journal.restored if ctx.journal is not None else 0,
+        "models": sorted(result.models),
     }
     _check_destination(folder)  # again: the run took a while
     with atomic_folder(folder) as tmp:
@@ -108,10 +156,23 @@ def reproduce(name: str, *, scale: str = "smoke", dataset: str | None = None, de
             with atomic_path(tmp / ARRAYS) as part:
                 with open(part, "wb") as fh:
                     np.savez_compressed(fh, **{k: np.asarray(v) for k, v in result.arrays.items()})
+        for key, model in result.models.items():
+            save_model(tmp / MODELS / key, model, dtype=torch.float16)
         write_json_atomic(tmp / RESULT, record)
         if finish is not None:
             finish(tmp)
+    if journal.exists():
+        shutil.rmtree(journal, ignore_errors=True)
+        if journal.parent.is_dir() and not any(journal.parent.iterdir()):
+            journal.parent.rmdir()
     return folder
+
+
+def shipped(name: str, scale: str = "full") -> Path | None:
+    """The shipped result folder of experiment `name` at `scale` (`<results root>/<scale>/<name>`,
+    see `aelab.settings.results_root`), or None when there is none."""
+    folder = settings.results_root() / scale / name
+    return folder if (folder / RESULT).is_file() else None
 
 
 def read_result(folder: str | Path) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -8,7 +8,9 @@ filters more distinctive and less local. Measures, per filter w (energy e_i = w_
 - concentration: share of the energy held by the 10% strongest pixels (random init: ~0.27);
 - spread: energy-weighted standard deviation of the pixel positions, in pixels (locality);
 - near-uniform: concentration below `uniform_threshold` (looks like noise);
-- change: 1 - cos(w, w_init), how far training moved the filter from its initialisation.
+- change: 1 - cos(w, w_init), how far training moved the filter from its initialisation;
+- like-start: share of filters with cos(w, w_init) >= `like_start_cos` (0.8): filters that
+  still look like their random start, the paper's "uninteresting" ones (needs w_init).
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ def filters(layer, shape: tuple[int, int] | None = None) -> np.ndarray:
 
 
 def filter_stats(images: np.ndarray, initial: np.ndarray | None = None, top: float = 0.1,
-                 uniform_threshold: float = 0.35) -> dict[str, float]:
+                 uniform_threshold: float = 0.35, like_start_cos: float = 0.8) -> dict[str, float]:
     """Mean concentration, mean spread (px), share of near-uniform filters and, given the
-    initial filters, mean change from the initialisation."""
+    initial filters, mean change from the initialisation and the share still like it."""
     images = np.asarray(images, dtype=np.float64)
     n, h, w = images.shape
     energy = images.reshape(n, -1) ** 2
@@ -46,7 +48,15 @@ def filter_stats(images: np.ndarray, initial: np.ndarray | None = None, top: flo
     stats = {"concentration": float(concentration.mean()), "spread": float(np.sqrt(np.maximum(var, 0)).mean()),
              "near_uniform_share": float((concentration < uniform_threshold).mean())}
     if initial is not None:
-        a, b = images.reshape(n, -1), np.asarray(initial, dtype=np.float64).reshape(n, -1)
-        cos = (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)
+        cos = cos_to_start(images, initial)
         stats["change"] = float((1 - cos).mean())
+        stats["like_start_share"] = float((cos >= like_start_cos).mean())
+        stats["cos_to_start_median"] = float(np.median(cos))
     return stats
+
+
+def cos_to_start(images: np.ndarray, initial: np.ndarray) -> np.ndarray:
+    """cos(w, w_init) per filter (the distribution behind `like_start_share`)."""
+    a = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
+    b = np.asarray(initial, dtype=np.float64).reshape(len(images), -1)
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1) + 1e-12)

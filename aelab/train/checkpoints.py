@@ -20,6 +20,7 @@ naming the file.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import torch
 
 from safetensors.torch import save as safetensors_bytes
 
+from aelab.cache import cache_key
 from aelab.fileio import commit_files, recover, remove_stale_parts, to_json
 from aelab.models.registry import (CONFIG, WEIGHTS, CheckpointError, config_dict, config_from_dict, entry,
                                    load_state, read_config_json, read_json_file, read_tensors, state_tensors)
@@ -37,7 +39,7 @@ from aelab.train.records import as_dict
 STATE = "state.safetensors"
 STATE_JSON = "state.json"
 
-__all__ = ["CheckpointError", "Checkpoint", "save_checkpoint", "load_checkpoint", "load_config", "load_into",
+__all__ = ["CheckpointError", "Checkpoint", "Journal", "save_checkpoint", "load_checkpoint", "load_config", "load_into",
            "load_weights", "tidy"]
 
 
@@ -95,7 +97,8 @@ def save_checkpoint(folder: str | Path, model: torch.nn.Module, config: Any = No
         files[STATE] = safetensors_bytes(tensors, metadata={"epoch": epoch})
         files[STATE_JSON] = (to_json({
             "epoch": state.epoch, "history": state.history, "start_loss": state.start_loss,
-            "best_value": state.best_value, "best_epoch": state.best_epoch, "optimizer": optimizer_meta}) + "\n").encode()
+            "best_value": state.best_value, "best_epoch": state.best_epoch, "finished": state.finished,
+            "optimizer": optimizer_meta}) + "\n").encode()
     tensors = state_tensors(model)
     tensors.update({f"extra.{k}": v.detach().contiguous().cpu() for k, v in (extra or {}).items()})
     files[WEIGHTS] = safetensors_bytes(tensors, metadata={"epoch": epoch})
@@ -166,8 +169,10 @@ def load_checkpoint(folder: str | Path, *, device: torch.device | str | None = N
     return Checkpoint(model, state, dict(content.get("train") or {}), folder)
 
 
-def _read_state(folder: Path, model: torch.nn.Module, content: dict[str, Any]) -> LoopState:
-    """The loop state of `folder`, checked: readable, one epoch, shapes that fit `model`, finite."""
+def _read_state(folder: Path, model: torch.nn.Module, content: dict[str, Any],
+                params: list[torch.nn.Parameter] | None = None) -> LoopState:
+    """The loop state of `folder`, checked: readable, one epoch, shapes that fit `model` (the
+    optimizer's entries those of `params`, default all the model's parameters), finite."""
     path = folder / STATE_JSON
     if not path.exists():
         raise CheckpointError(f"{folder} has {STATE} but no {STATE_JSON}: the training state is incomplete")
@@ -191,7 +196,7 @@ def _read_state(folder: Path, model: torch.nn.Module, content: dict[str, Any]) -
             raise ValueError(f"start_loss must be a positive number, found {start_loss!r}")
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise CheckpointError(f"{path} is damaged ({type(err).__name__}: {err})") from None
-    params = list(model.parameters())
+    params = list(model.parameters()) if params is None else params
     for key, value in tensors.items():
         if value.is_floating_point() and not bool(torch.isfinite(value).all()):
             raise CheckpointError(f"{folder / STATE} holds non-finite values in {key}")
@@ -213,7 +218,7 @@ def _read_state(folder: Path, model: torch.nn.Module, content: dict[str, Any]) -
                      sampler={k[len("sampler."):]: v for k, v in tensors.items() if k.startswith("sampler.")},
                      history=list(history), start_loss=start_loss,
                      best_value=meta.get("best_value"), best_epoch=meta.get("best_epoch"),
-                     best_weights=best or None)
+                     best_weights=best or None, finished=bool(meta.get("finished", False)))
 
 
 def _metadata_epoch(path: Path) -> str:
@@ -225,3 +230,77 @@ def _metadata_epoch(path: Path) -> str:
     except Exception as err:  # safetensors raises its own error types
         raise CheckpointError(f"{path} is not a readable safetensors file: {err}") from None
 
+
+
+# --- a long run's journal ------------------------------------------------------------------------
+
+class Journal:
+    """Where a long run keeps the progress of each training phase, so that the same run started
+    again continues where it stopped (`aelab reproduce` keeps one per run unless --fresh).
+
+    A phase is one `fit` call, named by its label (`scoped`), its description and how many
+    phases of that name came before it in the run; it is a checkpoint folder (weights + loop
+    state) written at most every `every_seconds` and when the phase ends. Restoring needs the
+    run to build its models and call `fit` in the same order, which a seeded run does.
+
+        journal = Journal(folder)
+        fit(model, ..., callbacks=Callbacks(journal=journal.scoped("layer 1")))
+    """
+
+    def __init__(self, folder: str | Path, every_seconds: float = 60.0, log=None) -> None:
+        self.folder = Path(folder)
+        self.every = float(every_seconds)
+        self.log = log or (lambda message: None)
+        self.restored = 0  # phases found in the journal this run
+        self._seen: dict[str, int] = {}
+
+    def scoped(self, label: str) -> "_Scope":
+        return _Scope(self, label)
+
+    def phase(self, label: str, description: str) -> "JournalPhase":
+        name = f"{label} | {description}"
+        self._seen[name] = self._seen.get(name, 0) + 1
+        key = f"{self._seen[name]}:{name}"
+        slug = "".join(c if c.isalnum() else "-" for c in name)[:48].strip("-")
+        return JournalPhase(self, key, self.folder / f"{slug}-{cache_key(key, 10)}")
+
+
+class _Scope:
+    def __init__(self, journal: Journal, label: str) -> None:
+        self.journal, self.label = journal, label
+
+    def phase(self, description: str) -> "JournalPhase":
+        return self.journal.phase(self.label, description)
+
+
+class JournalPhase:
+    def __init__(self, journal: Journal, key: str, folder: Path) -> None:
+        self.journal, self.key, self.folder = journal, key, folder
+        self._saved = time.monotonic()
+
+    def restore(self, model: torch.nn.Module, params: list[torch.nn.Parameter]) -> LoopState | None:
+        """Load the phase's weights into `model` and return its loop state (None: not begun)."""
+        self._saved = time.monotonic()
+        if not (self.folder / CONFIG).exists():
+            return None
+        tidy(self.folder)
+        content = load_config(self.folder)
+        if content.get("phase") != self.key:
+            raise CheckpointError(f"{self.folder} belongs to phase {content.get('phase')!r}, not {self.key!r}")
+        load_into(model, self.folder)
+        state = _read_state(self.folder, model, content, params)
+        device = next(iter(model.state_dict().values())).device
+        if state.best_weights:
+            state.best_weights = {k: v.to(device) for k, v in state.best_weights.items()}
+        self.journal.restored += 1
+        self.journal.log(f"journal: {self.key} resumes after epoch {state.epoch}"
+                         + (" (finished)" if state.finished else ""))
+        return state
+
+    def save(self, model: torch.nn.Module, state: LoopState, final: bool = False) -> None:
+        """Write the phase (at most every `every_seconds`, always when `final`)."""
+        now = time.monotonic()
+        if not final and now - self._saved < self.journal.every:
+            return
+        save_checkpoint(self.folder, model, {"phase": self.key}, state=state)
+        self._saved = now

@@ -145,12 +145,18 @@ class Callbacks:
     progress(done, total, text)  about 20 times an epoch, in batches
     check_stop()                 as often as progress; raise (e.g. `Stopped`) to stop
     checkpoint(epoch, state)     after each good epoch, with the `LoopState` to save
+    journal                      where a long run keeps each phase (`aelab.train.checkpoints.Journal`,
+                                 scoped to a label): `journal.phase(description)` gives the phase's
+                                 `restore(model, parameters)` and `save(model, state)`. A restarted
+                                 run continues where its phase stopped, and a phase that had finished
+                                 is restored without training (its epochs are replayed to `on_epoch`).
     """
 
     on_epoch: Callable[[int, dict[str, float]], None] | None = None
     progress: Callable[[int, int, str], None] | None = None
     check_stop: Callable[[], None] | None = None
     checkpoint: Callable[[int, "LoopState"], None] | None = None
+    journal: Any = None
 
     def tagged(self, **tags: Any) -> "Callbacks":
         """The same callbacks, with `tags` added to every epoch's metrics first."""
@@ -161,7 +167,7 @@ class Callbacks:
             if on_epoch is not None:
                 on_epoch(epoch, metrics)
 
-        return Callbacks(tag, self.progress, self.check_stop, self.checkpoint)
+        return Callbacks(tag, self.progress, self.check_stop, self.checkpoint, self.journal)
 
 
 @dataclass
@@ -179,6 +185,15 @@ class LoopState:
     best_value: float | None = None
     best_epoch: int | None = None
     best_weights: dict[str, torch.Tensor] | None = None
+    finished: bool = False  # the phase ended (all epochs, or early stopping): resuming trains no more
+
+
+def _capture(state: LoopState, optimizer: torch.optim.Optimizer, generator: torch.Generator | None,
+             sampler: "Sampler") -> None:
+    """Put the optimizer's, generator's and sampler's states into `state` (to be saved)."""
+    state.optimizer = optimizer.state_dict()
+    state.generator = generator.get_state() if generator is not None else None
+    state.sampler = sampler.state_dict()
 
 
 def _snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -218,7 +233,13 @@ def fit(model: nn.Module, loss_fn: Callable[..., dict[str, torch.Tensor]],
             and getattr(loss_fn, "__func__", None) is getattr(type(model), "loss", None):
         loss_fn = fused_loss(model) or loss_fn
     grads_ready = getattr(loss_fn, "computes_gradients", False)  # a fused step fills .grad itself
-    optimizer = make_optimizer(parameters if parameters is not None else model.parameters(), config)
+    params = list(parameters if parameters is not None else model.parameters())
+    optimizer = make_optimizer(params, config)
+    phase = callbacks.journal.phase(description) if callbacks.journal is not None else None
+    replay = False
+    if resume is None and phase is not None:
+        resume = phase.restore(model, params)
+        replay = resume is not None
     state = LoopState()
     if resume is not None:
         optimizer.load_state_dict(resume.optimizer)
@@ -227,13 +248,16 @@ def fit(model: nn.Module, loss_fn: Callable[..., dict[str, torch.Tensor]],
         sampler.load_state_dict(resume.sampler)
         state = LoopState(epoch=resume.epoch, history=list(resume.history), start_loss=resume.start_loss,
                           best_value=resume.best_value, best_epoch=resume.best_epoch,
-                          best_weights=resume.best_weights)
+                          best_weights=resume.best_weights, finished=resume.finished)
+        if replay and callbacks.on_epoch is not None:  # the restored epochs, as if they had just run
+            for metrics in state.history:
+                callbacks.on_epoch(metrics["epoch"], metrics)
     n_batches = sampler.n_batches
     every = max(1, n_batches // 20)
     total_steps = max(1, config.epochs * n_batches)
     good = _snapshot(model)
     names: list[str] | None = None
-    for e in range(state.epoch, config.epochs):
+    for e in range(state.epoch, 0 if state.finished else config.epochs):
         epoch = first_epoch + e
         started = time.perf_counter()
         model.train()
@@ -286,17 +310,22 @@ def fit(model: nn.Module, loss_fn: Callable[..., dict[str, torch.Tensor]],
                 state.best_value, state.best_epoch, state.best_weights = value, epoch, good
             elif patience is not None and epoch - state.best_epoch >= patience:
                 stop = True
+        if callbacks.checkpoint is not None or phase is not None:
+            _capture(state, optimizer, generator, sampler)
         if callbacks.checkpoint is not None:
-            state.optimizer = optimizer.state_dict()
-            state.generator = generator.get_state() if generator is not None else None
-            state.sampler = sampler.state_dict()
             callbacks.checkpoint(epoch, state)
         if callbacks.on_epoch is not None:
             callbacks.on_epoch(epoch, metrics)
+        if phase is not None and e + 1 < config.epochs and not stop:
+            phase.save(model, state)  # after on_epoch: its tags are part of the history
         if callbacks.progress is not None:
             callbacks.progress((e + 1) * n_batches, total_steps, description)
         if stop:
             break
+    if phase is not None and not state.finished:
+        state.finished = True
+        _capture(state, optimizer, generator, sampler)
+        phase.save(model, state, final=True)
     if state.best_weights is not None:
         model.load_state_dict(state.best_weights)
     model.eval()
