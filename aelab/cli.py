@@ -7,6 +7,8 @@
     aelab train --model dae --out DIR    train one autoencoder, write a checkpoint + record.json
     aelab lab [--port P] [--no-browser]  serve the dashboards with Voila on 127.0.0.1
     aelab sweep NAME --preset P ...      run a paper's grid on Ray: one folder per cell, a table
+    aelab zoo list|verify|rebuild NAME   the model zoo of full-tier models (results/zoo)
+    aelab results [--write README.md]    the table paper | full tier | teach tier of the shipped results
 
 Bad input (`aelab.errors.UsageError`, or an OSError about a path named by --out, --root,
 --resume or --notebooks) is printed as one line and exits 1; any other exception keeps its
@@ -209,6 +211,48 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_results(args: argparse.Namespace) -> int:
+    from aelab.experiments import report
+
+    if args.write:
+        changed = report.write_readme(args.write)
+        print(f"{args.write}: results table {'updated' if changed else 'already up to date'}")
+    else:
+        print(report.markdown())
+    return 0
+
+
+def _cmd_zoo(args: argparse.Namespace) -> int:
+    from aelab.experiments import zoo
+
+    if args.action == "list":
+        records = zoo.manifest()["models"]
+        print(f"zoo: {zoo.root()}")
+        for name, spec in zoo.ENTRIES.items():
+            record = records.get(name)
+            state = "absent" if record is None else ("ok" if not zoo.verify(name) else "damaged")
+            size = f"{record['bytes'] / 2**20:6.2f} MB" if record else " " * 9
+            print(f"  {name:20} {state:8} {size}  {spec.description}  [{spec.experiment}]")
+        total = sum(r.get("bytes", 0) for r in records.values())
+        print(f"  {len(records)} of {len(zoo.ENTRIES)} present, {total / 2**20:.1f} MB of {zoo.BUDGET_BYTES / 2**20:.0f} MB")
+        return 0
+    if args.action == "verify":
+        problems = zoo.verify_all()
+        for problem in problems:
+            print(problem)
+        count = len(zoo.manifest()["models"])
+        print(f"zoo: {count} models, " + ("all verified" if not problems else f"{len(problems)} problem(s)"))
+        return 1 if problems else 0
+    if not args.names:
+        raise UsageError("zoo rebuild: name the model(s) to rebuild (see `aelab zoo list`)")
+    for name in args.names:
+        zoo.entry(name)
+    for name in args.names:
+        record = zoo.rebuild(name, from_result=args.from_result, device=args.device)
+        print(f"{name}: {record['bytes'] / 2**20:.2f} MB, from `{record['command']}`")
+    return 0
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
@@ -353,6 +397,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tracebacks", action="store_true", help="show Python tracebacks in the page (debugging)")
     p.add_argument("--print-command", action="store_true", help="print the voila command line and exit")
     p.set_defaults(func=_cmd_lab)
+
+    p = sub.add_parser("results", help="the table paper | full tier | teach tier from the shipped results",
+                       description="Print the results table built from results/full and results/teach "
+                                   "(AELAB_RESULTS), or write it into a README between its markers.")
+    p.add_argument("--write", metavar="README", help="replace the table in this file (between its markers)")
+    p.set_defaults(func=_cmd_results)
+
+    p = sub.add_parser("zoo", help="the model zoo (results/zoo): list, verify, rebuild NAME",
+                       description="The full-tier models the dashboards open on (float16 safetensors + config, "
+                                   "sha256 in manifest.json). rebuild retrains a model from its experiment's full "
+                                   "preset and seed 0 (hours on a CPU), or copies it from the shipped result with "
+                                   "--from-result.")
+    p.add_argument("action", choices=("list", "verify", "rebuild"))
+    p.add_argument("names", nargs="*", metavar="NAME", help="model(s) to rebuild")
+    p.add_argument("--from-result", action="store_true",
+                   help="rebuild: copy from results/full/EXPERIMENT/models/ instead of retraining")
+    p.add_argument("--device", default="auto", help="rebuild: auto, cpu, cuda or mps")
+    p.set_defaults(func=_cmd_zoo)
 
     p = sub.add_parser("sweep", help="run a grid of an experiment's cells on Ray; a table chosen on validation",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_sweep_epilog(),

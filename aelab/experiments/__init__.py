@@ -13,7 +13,7 @@ from functools import lru_cache
 from aelab.errors import UnknownName
 from aelab.experiments.base import SCALES, Experiment, Result, RunContext, Stopped
 
-_MACHINERY = {"base", "runner"}
+_MACHINERY = {"base", "runner", "zoo", "report"}
 
 
 @lru_cache(maxsize=1)
