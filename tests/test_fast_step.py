@@ -69,3 +69,50 @@ def test_the_loop_uses_the_fused_step_and_trains_like_autograd():
     assert torch.allclose(fast.W, slow.W, atol=1e-5)
     for a, b in zip(fast_history, slow_history):
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 1e-3])
+def test_fused_rmsprop_steps_like_torch_rmsprop(weight_decay):
+    from aelab.train.fast import FusedRMSprop
+
+    g = torch.Generator().manual_seed(0)
+    shapes = [(30, 20), (30,), (20,)]
+    a = [torch.randn(s, generator=g, requires_grad=True) for s in shapes]
+    b = [p.detach().clone().requires_grad_() for p in a]
+    reference = torch.optim.RMSprop(a, lr=1e-2, alpha=0.9, weight_decay=weight_decay)
+    fused = FusedRMSprop(b, lr=1e-2, alpha=0.9, weight_decay=weight_decay)
+    for step in range(25):
+        grads = [torch.randn(s, generator=g) for s in shapes]
+        for p, q, grad in zip(a, b, grads):
+            p.grad, q.grad = grad.clone(), grad.clone()
+        if step == 7:  # a tensor without a gradient this step is left alone and keeps its own count
+            a[1].grad = b[1].grad = None
+        reference.step()
+        fused.step()
+        for p, q in zip(a, b):
+            assert torch.allclose(p, q, rtol=1e-5, atol=1e-6), step
+    for p, q in zip(a, b):
+        assert torch.allclose(reference.state[p]["square_avg"], fused.state[q]["square_avg"], rtol=1e-5, atol=1e-7)
+        assert float(reference.state[p]["step"]) == float(fused.state[q]["step"])
+    # the state moves between the two (checkpoints of either resume in the other)
+    again = FusedRMSprop(b, lr=1e-2, alpha=0.9, weight_decay=weight_decay)
+    again.load_state_dict(reference.state_dict())
+    for p, q in zip(a, b):
+        grad = torch.randn(p.shape, generator=g)
+        p.grad, q.grad = grad.clone(), grad.clone()
+    reference.step()
+    again.step()
+    for p, q in zip(a, b):
+        assert torch.allclose(p, q, rtol=1e-5, atol=1e-6)
+
+
+def test_the_loop_uses_fused_updates_and_falls_back_without_them():
+    from aelab.train.fast import FusedRMSprop
+    from aelab.train.loop import make_optimizer
+
+    params = [torch.nn.Parameter(torch.zeros(3))]
+    assert isinstance(make_optimizer(params, FitConfig(optimizer="rmsprop")), FusedRMSprop)
+    assert type(make_optimizer(params, FitConfig(optimizer="rmsprop", momentum=0.9))) is torch.optim.RMSprop
+    assert type(make_optimizer(params, FitConfig(optimizer="rmsprop", fused=False))) is torch.optim.RMSprop
+    assert make_optimizer(params, FitConfig(optimizer="sgd")).defaults["fused"] is True
+    assert not make_optimizer(params, FitConfig(optimizer="adam", fused=False)).defaults["fused"]

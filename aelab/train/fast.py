@@ -189,3 +189,66 @@ def fused_loss(model: torch.nn.Module, regularised: bool = True) -> FusedDenseSt
     if isinstance(model, (Autoencoder, DeepAutoencoder)):
         return FusedDenseStep(model, regularised)
     return None
+
+
+# --- the optimizer's update in one pass ---------------------------------------------------------
+
+class FusedRMSprop(torch.optim.Optimizer):
+    """RMSprop (no momentum; L2 weight decay added to the gradient, as torch's) whose update
+    is one fused pass per tensor instead of five.
+
+        s_t = alpha s_{t-1} + (1 - alpha) g_t^2,   p_t = p_{t-1} - lr g_t / (sqrt(s_t) + eps)
+
+    PyTorch's fused Adam kernel computes the same update with beta1 = 0 (its first moment is
+    then the gradient) and beta2 = alpha, once its bias correction c_t = sqrt(1 - alpha^t),
+    which divides sqrt(s_t), is cancelled by passing lr / c_t and eps / c_t:
+    (lr / c) / (sqrt(s) / c + eps / c) = lr / (sqrt(s) + eps). The state is torch.optim.RMSprop's
+    ("step", "square_avg"), so checkpoints move between the two; `tests/test_fast_step.py`
+    compares the parameters with torch.optim.RMSprop's step by step.
+    """
+
+    def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay))
+        self._scratch: dict[torch.Tensor, torch.Tensor] = {}  # the kernel's first moment (= the gradient)
+        self._t: dict[torch.Tensor, int] = {}  # each tensor's step count on the host (no device reads)
+
+    @staticmethod
+    def available(device: torch.device) -> bool:
+        return hasattr(torch, "_fused_adam_") and device.type in ("cpu", "cuda")
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None if closure is None else closure()
+        for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
+            by_step: dict[int, list[torch.Tensor]] = {}
+            for p in params:
+                state = self.state[p]
+                if not state:
+                    state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
+                    state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
+                if p not in self._scratch:
+                    self._scratch[p] = torch.zeros_like(p)
+                if p not in self._t:  # new, or loaded from a state dict: one read
+                    self._t[p] = int(state["step"])
+                self._t[p] += 1
+                by_step.setdefault(self._t[p], []).append(p)
+            for t, ps in by_step.items():  # one call for the usual case: every tensor at the same step
+                steps = [self.state[p]["step"] for p in ps]
+                torch._foreach_add_(steps, 1.0)
+                c = (1.0 - group["alpha"] ** t) ** 0.5
+                torch._fused_adam_(ps, [p.grad for p in ps], [self._scratch[p] for p in ps],
+                                   [self.state[p]["square_avg"] for p in ps], [], steps,
+                                   lr=group["lr"] / c, beta1=0.0, beta2=group["alpha"],
+                                   weight_decay=group["weight_decay"], eps=group["eps"] / c,
+                                   amsgrad=False, maximize=False)
+        return loss
+
+    def load_state_dict(self, state_dict) -> None:
+        super().load_state_dict(state_dict)
+        for state in self.state.values():  # torch keeps the given tensors themselves: own copies
+            for key, value in state.items():
+                state[key] = value.clone() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+        self._t.clear()  # re-read from the loaded "step" tensors
