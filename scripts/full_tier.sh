@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Run the full tier, one experiment after another, into results/full/ (see README "Results").
 #   scripts/full_tier.sh [EXPERIMENT ...]      default: every experiment, in the order below
-# An experiment whose results/full/NAME/result.json exists is skipped; an unfinished one resumes
-# from its journal (results/full/.aelab-journal). Each run's log: results/full/logs/NAME.log.
+#   SCALE=teach scripts/full_tier.sh           the teach tier into results/teach/ (the table's column)
+# An experiment whose results/SCALE/NAME/result.json exists is skipped; an unfinished one resumes
+# from its journal (results/SCALE/.aelab-journal). Each run's log: results/SCALE/logs/NAME.log.
 set -u
 cd "$(dirname "$0")/.."
 ORDER=(vincent-filters zhou-curves zhou-parzen zhao-unpool zhao-translation lecture-latent
@@ -10,13 +11,15 @@ ORDER=(vincent-filters zhou-curves zhou-parzen zhao-unpool zhao-translation lect
        lecture-tangents zhang-inversion zhang-augment zhou-svm zhou-finetune vincent-sda
        zhao-semisup lecture-pretraining)
 [ $# -gt 0 ] && ORDER=("$@")
-mkdir -p results/full/logs
+SCALE=${SCALE:-full}
+OUT=results/$SCALE
+mkdir -p "$OUT/logs"
 for name in "${ORDER[@]}"; do
-  if [ -f "results/full/$name/result.json" ]; then echo "$name: done"; continue; fi
+  if [ -f "$OUT/$name/result.json" ]; then echo "$name: done"; continue; fi
   echo "$name: running ($(date -u +%H:%M:%S))"
-  if aelab reproduce "$name" --scale full --seed 0 --out results/full --quiet >>"results/full/logs/$name.log" 2>&1; then
+  if aelab reproduce "$name" --scale "$SCALE" --seed 0 --out "$OUT" --quiet >>"$OUT/logs/$name.log" 2>&1; then
     echo "$name: finished ($(date -u +%H:%M:%S))"
   else
-    echo "$name: failed, see results/full/logs/$name.log"
+    echo "$name: failed, see $OUT/logs/$name.log"
   fi
 done
