@@ -145,6 +145,21 @@ def lab_threads() -> int:
     return 1 if value is None else _positive_int(LAB_THREADS, value)
 
 
+def voila_preheated() -> bool:
+    """True in a kernel Voila preheated (it runs the notebook before any page asks for it)."""
+    return os.environ.get("VOILA_PREHEAT") == "True"
+
+
+def under_voila() -> bool:
+    """True in a kernel Voila started for a page (its CGI-style SERVER_SOFTWARE names voila)."""
+    return os.environ.get("SERVER_SOFTWARE", "").startswith("voila")
+
+
+def voila_query() -> str:
+    """The query string of the page the kernel serves (Voila's QUERY_STRING; '' when none)."""
+    return os.environ.get("QUERY_STRING", "")
+
+
 @contextlib.contextmanager
 def environment_set(name: str, value: str):
     """Set a (third-party) environment variable for the duration of a block, then restore it.

@@ -11,7 +11,13 @@ ORDER=(vincent-filters zhou-curves zhou-parzen zhao-unpool zhao-translation lect
        lecture-tangents zhang-inversion zhang-augment zhou-svm zhou-finetune vincent-sda
        zhao-semisup lecture-pretraining)
 [ $# -gt 0 ] && ORDER=("$@")
+# THREADS: torch CPU threads per run (default 1: on a machine shared with other work, one
+# thread is several times faster than two fighting for the cores; use 2 on a quiet machine)
 SCALE=${SCALE:-full}
+export AELAB_THREADS=${THREADS:-1}
+# glibc: keep freed memory instead of returning it to the kernel after every step (the SWWAE's
+# page faults cost 27-34 ms a step otherwise; see benchmarks/swwae_epoch.py)
+export MALLOC_MMAP_THRESHOLD_=${MALLOC_MMAP_THRESHOLD_:-4000000000} MALLOC_TRIM_THRESHOLD_=${MALLOC_TRIM_THRESHOLD_:-4000000000}
 OUT=results/$SCALE
 mkdir -p "$OUT/logs"
 for name in "${ORDER[@]}"; do

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from aelab.models.augmented import vgg_classifier
-from aelab.train.augmented import (ProcedureConfig, augment, error_rate, pretrain_layerwise, step_config,
+from aelab.train.augmented import (LrSearch, ProcedureConfig, augment, error_rate, pretrain_layerwise, step_config,
                                    train_classifier, train_decoders)
-from aelab.train.loop import Callbacks, fit
+from aelab.train.loop import Callbacks, TrainingDiverged, fit
 
 SHAPE = (1, 8, 8)
 
@@ -90,7 +90,7 @@ def test_step_config_keeps_the_papers_sgd_with_momentum():
     config = step_config()
     assert (config.optimizer, config.momentum, config.batch_size, config.lr) == ("sgd", 0.9, 64, 0.01)
     assert step_config(optimizer="adam").momentum == 0.0
-    assert ProcedureConfig().finetune.optimizer == "sgd" and ProcedureConfig().layerwise.optimizer == "adam"
+    assert ProcedureConfig().finetune.optimizer == "sgd" and ProcedureConfig().layerwise.optimizer == "sgd"
 
 
 def test_decoders_train_on_named_terms_with_the_classifier_frozen(data, classifier):
@@ -107,3 +107,33 @@ def test_decoders_train_on_named_terms_with_the_classifier_frozen(data, classifi
     assert all(p.requires_grad for p in net.classifier_parameters())  # unfrozen again afterwards
     assert all(torch.equal(a, b) for a, b in zip(net.classifier_parameters(),
                                                  AugmentedNetwork(classifier, SHAPE).classifier_parameters()))
+
+
+def test_every_step_of_the_procedure_defaults_to_sgd_with_momentum():
+    procedure = ProcedureConfig()
+    for config in (procedure.layerwise, procedure.stacked, procedure.finetune):
+        assert (config.optimizer, config.momentum) == ("sgd", 0.9)
+    assert (procedure.layerwise.batch_size, procedure.finetune.batch_size) == (16, 64)  # section 4.1
+
+
+def test_the_learning_rate_search_keeps_the_best_trial_and_puts_the_weights_back(data, classifier):
+    x, _ = data
+    net = pretrain_layerwise(classifier, SHAPE, x, "known", step_config(epochs=0))
+    before = _snapshot(net)
+    search = LrSearch((1e-5, 0.3, 1e7), batches=4, seed=1)
+    config = search.pick(net, step_config(epochs=3, batch_size=8, lr=1e-3), x,
+                         lambda cfg, xs, gen: train_decoders(net, xs, cfg, generator=gen), "step 2")
+    assert config.lr == 0.3 and (config.epochs, config.batch_size, config.momentum) == (3, 8, 0.9)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())  # every trial undone
+    losses = search.chosen["step 2"]["trial_loss"]
+    assert losses["1e+07"] is None and losses["0.3"] < losses["1e-05"]
+    with pytest.raises(TrainingDiverged, match="every learning rate tried diverged"):
+        LrSearch((1e7, 1e8), batches=4).pick(net, config, x, lambda cfg, xs, gen: train_decoders(net, xs, cfg), "s")
+    # through the procedure: steps 2 and 3 choose, step 4 keeps its own rate
+    procedure = ProcedureConfig(layerwise=step_config(1, 8, 1e-3), stacked=step_config(1, 8, 1e-3),
+                                finetune=step_config(1, 8, 1e-3), search=LrSearch((1e-5, 0.3), batches=4))
+    y = (x.mean((1, 2, 3)) > x.mean()).long()
+    augment(classifier, SHAPE, x, y, variant="all", switches="fixed", procedure=procedure,
+            generator=torch.Generator().manual_seed(0))
+    assert sorted(procedure.search.chosen) == ["step 2: layer-wise decoders (fixed switches)",
+                                               "step 3: all decoders (fixed)"]

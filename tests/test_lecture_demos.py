@@ -51,3 +51,21 @@ def test_tour_linear_model_projects_on_a_line_and_denoising_pulls_towards_the_cu
     assert denoising.metrics["arrows_point_towards_data"] and denoising.metrics["pull_towards_data"] > 0.5
     with pytest.raises(ValueError, match="unknown tour model"):
         experiment.run(experiment.config("smoke", model="nope"), RunContext())
+
+
+def test_latent_run_keeps_its_dae_for_the_dashboard(tmp_path):
+    """The latent-space dashboard's model ships with the result: models/dae/ (weights stored as
+    float16), rebuilt by `load_model` from its files alone, giving the codes the run drew (to float16
+    precision)."""
+    from aelab.experiments.runner import read_result, reproduce
+    from aelab.models.registry import load_model
+
+    folder = reproduce("lecture-latent", scale="smoke", out=tmp_path, device="cpu")
+    record, arrays = read_result(folder)
+    assert record["models"] == ["dae"]
+    model = load_model(folder / "models" / "dae")
+    assert model.registered_name == "dae" and model.config.n_hidden == 16
+    images = torch.from_numpy(arrays["images"]).reshape(len(arrays["images"]), -1)
+    with torch.no_grad():
+        codes = model.encode(images).numpy()
+    assert np.allclose(codes, arrays["codes"], atol=2e-2)

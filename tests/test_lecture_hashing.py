@@ -83,3 +83,21 @@ def test_hashing_experiment_runs_at_smoke_size_and_draws():
     assert len(figure_for_result(record, result.arrays).data) == 6
     assert len(activation_histograms(record, result.arrays).data) == 2
     assert len(ball_figure(record).data) == 6
+
+
+def test_scores_over_query_chunks_are_those_of_all_queries_at_once():
+    """The full tier scores 10000 queries against 50000 codes in chunks of queries (a 10000 x 50000
+    ranking would not fit in memory): every score is a mean over queries, so the chunks' weighted
+    means must be the whole set's."""
+    from aelab.experiments.lecture_hashing import _scores
+
+    rng = np.random.default_rng(2)
+    db, q = rng.integers(0, 2, (80, 6)).astype(np.uint8), rng.integers(0, 2, (23, 6)).astype(np.uint8)
+    dl, ql = rng.integers(0, 4, 80), rng.integers(0, 4, 23)
+    config = get("lecture-hashing").config("smoke", ks=(1, 5), radii=(0, 2))
+    whole = retrieval_scores(q, ql, db, dl, ks=(1, 5), radii=(0, 2))
+    for chunk in (1, 5, 23, 100):  # uneven chunks, one chunk, fewer queries than a chunk
+        chunked = _scores(q, ql, db, dl, config, chunk=chunk)
+        assert chunked.keys() == whole.keys()
+        for key in whole:
+            assert chunked[key] == pytest.approx(whole[key], abs=1e-12), (chunk, key)

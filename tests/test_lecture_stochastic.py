@@ -9,6 +9,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 import torch
 from torch.distributions import Normal, kl_divergence
 
@@ -97,3 +98,25 @@ def test_lecture_vae_runs_and_draws_every_view():
     assert len(sample_sets(result.arrays, m).data) == 1
     assert len(latent_map(result.arrays).data) == 2
     assert len(likelihoods(m).data) == 2
+
+
+def test_real_images_may_come_from_the_validation_split_so_the_models_use_every_training_image():
+    from aelab.data import images
+
+    experiment = get("lecture-vae")
+    config = experiment.config("smoke", real_split="valid")
+    result = experiment.run(config, RunContext(seed=0))
+    # the real set: the validation images after the n_valid that choose the Parzen window's sigma
+    valid, _ = images(config.dataset, "valid", config.n_valid + config.n_samples)
+    shown = len(result.arrays["samples_real"])
+    assert np.array_equal(result.arrays["samples_real"], valid[config.n_valid:config.n_valid + shown, 0].numpy())
+    # the 2-D VAE of the latent map is kept for the dashboard
+    assert set(result.models) == {"vae-2d"} and result.models["vae-2d"].config.n_latent == 2
+    with pytest.raises(ValueError, match="real_split"):
+        experiment.run(experiment.config("smoke", real_split="test"), RunContext(seed=0))
+    with pytest.raises(ValueError, match="validation images"):  # digits: 300 validation images
+        experiment.run(experiment.config("smoke", real_split="valid", n_samples=250), RunContext(seed=0))
+    # the full and paper presets train on all 50000 MNIST training images and fit the validation split
+    for scale in ("full", "paper"):
+        preset = experiment.presets[scale]
+        assert (preset.n_train, preset.real_split) == (50000, "valid") and preset.n_valid + preset.n_samples <= 10000

@@ -75,3 +75,25 @@ def test_lecture_tangents_runs_and_draws_every_view():
     assert len(tangent_directions(a).data) == 1
     assert len(score_comparison(a, m, config.toy_sigma).data) == 6
     assert len(caveat(a).data) == 6
+
+
+def test_vertical_translation_moves_the_image_down_and_its_tangent_follows():
+    image = torch.zeros(8, 8)
+    image[3:5, 2:4] = 1.0
+    moved = translate(image, np.array([0.0, 2.0, -1.0]), vertical=True)
+    assert torch.allclose(moved[0], image, atol=1e-6)
+    assert torch.allclose(moved[1], torch.roll(image, 2, dims=0), atol=1e-6)
+    assert torch.allclose(moved[2], torch.roll(image, -1, dims=0), atol=1e-6)
+    # the manifold's tangent at the digit, (shift(+d) - shift(-d)) / 2d with bilinear shifts, is the central
+    # difference of the image across rows (vertical) or across columns (sideways), zero-padded
+    from aelab.experiments.lecture_tangents import translation_manifold
+
+    image = torch.rand(10, 10, generator=torch.Generator().manual_seed(0))
+    padded = torch.nn.functional.pad(image, (1, 1, 1, 1))
+    across_rows = (padded[:-2, 1:-1] - padded[2:, 1:-1]) / 2
+    across_columns = (padded[1:-1, :-2] - padded[1:-1, 2:]) / 2
+    config = get("lecture-tangents").config("smoke")
+    down = translation_manifold(image, dataclasses.replace(config, vertical=True))["tangent"].reshape(10, 10)
+    side = translation_manifold(image, config)["tangent"].reshape(10, 10)
+    assert np.allclose(down, across_rows.numpy(), atol=1e-5)
+    assert np.allclose(side, across_columns.numpy(), atol=1e-5)

@@ -26,6 +26,7 @@ def test_there_are_dashboards():
 def test_notebook_runs_at_smoke_size_and_shows_an_app(path, monkeypatch, tmp_path):
     monkeypatch.setenv("AELAB_LAB_SCALE", "smoke")
     monkeypatch.setenv("AELAB_CACHE", str(tmp_path))
+    monkeypatch.setenv("AELAB_RESULTS", str(tmp_path / "no-shipped-results"))  # the dashboards as they train
     nb = nbformat.read(path, as_version=4)
     NotebookClient(nb, timeout=240, kernel_name="python3", extra_arguments=[SYNC_KERNEL_ARG],
                    resources={"metadata": {"path": str(path.parent)}}).execute()

@@ -34,8 +34,17 @@ def zhou_plan(seeds="0-1", **kwargs):
     return build_plan("zhou-svm", preset="table2", grid=GRID, seeds=seeds, scale="smoke", **kwargs)
 
 
+def _without_timings(value):
+    """`value` without its wall-clock entries (keys naming seconds), which differ run to run."""
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if "seconds" not in k}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
 def metrics_by_key(folder: Path) -> dict[str, dict]:
-    return {p.name: read_json(p / "result.json")["metrics"] for p in (folder / "cells").iterdir()}
+    return {p.name: _without_timings(read_json(p / "result.json")["metrics"]) for p in (folder / "cells").iterdir()}
 
 
 # ------------------------------------------------------------------------------ no Ray needed

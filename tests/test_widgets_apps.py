@@ -11,6 +11,8 @@ def smoke(monkeypatch, tmp_path):
     monkeypatch.setenv("AELAB_LAB_SCALE", "smoke")
     monkeypatch.setattr(Runner, "synchronous", True)  # start() waits and re-raises failures
     monkeypatch.setenv("AELAB_CACHE", str(tmp_path))
+    # no shipped full-tier results here (tests/test_widgets_shipped.py covers dashboards opening on them)
+    monkeypatch.setenv("AELAB_RESULTS", str(tmp_path / "no-shipped-results"))
 
 
 def z(trace):
@@ -35,6 +37,7 @@ def test_filters_app_trains_every_level_and_redraws_from_stored_weights():
     app.n_show.value = 6
     assert z(app.filter_fig.data[0]).shape[1] < before.shape[1]
     assert "near-uniform" in app.stats.value and "1 − cosine" in app.stats.value  # explained beside the numbers
+    assert "like their start" in app.stats.value
     sent_html(app.filter_fig), sent_html(app.curve_fig)  # NaN gaps of the grid arrive as null
     app.n_show.value = app.n_show.max
     assert z(app.filter_fig.data[0]).shape[1] <= 8 * 9  # at most 8 filters (of 8 + 1 px) per row

@@ -236,3 +236,33 @@ def test_aelab_lab_prints_the_voila_command(capsys, tmp_path):
     out = capsys.readouterr().out
     assert out.startswith("voila ") and "--port=8123" in out and str(tmp_path) in out
     assert main(["lab", "--notebooks", str(tmp_path / "none"), "--print-command"]) == 1
+
+
+def test_landing_cards_come_from_the_notebooks_and_the_page_is_self_contained(tmp_path):
+    import re
+
+    import nbformat
+
+    from aelab.widgets.landing import cards, landing_html
+    from aelab.widgets.lab import dashboards, find_notebooks
+
+    folder = find_notebooks()
+    items = cards(folder)
+    assert [c["notebook"] for c in items] == dashboards(folder)
+    assert items[1]["title"] == "Denoising autoencoder filters across noise levels"
+    assert all(len(c["summary"]) > 20 and not c["title"].startswith("#") for c in items)
+    assert all(c["picture"] == f"{c['name']}.png" for c in items
+               if (folder / "thumbnails" / f"{c['name']}.png").exists())
+    # without the summary in its metadata, a card takes the first sentence of the introduction
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+        "# A <b>test</b> & dashboard\n\nIt shows **things**. And more.\n\nMore text.")])
+    nbformat.write(nb, tmp_path / "42-test.ipynb")
+    (card,) = cards(tmp_path)
+    assert card == {"name": "42-test", "notebook": "42-test.ipynb", "title": "A <b>test</b> & dashboard",
+                    "summary": "It shows things.", "picture": None}
+    page = landing_html([card, *items], base_url="/lab/")
+    assert "A &lt;b&gt;test&lt;/b&gt; &amp; dashboard" in page  # escaped
+    assert "href='/lab/voila/render/42-test.ipynb'" in page
+    assert "src='/lab/aelab/thumbnails/01-denoising-filters.png'" in page
+    assert page.count("class='aelab-card'") == len(items) + 1
+    assert not re.search(r"(https?:)?//[a-z]", page)  # nothing from another host: works offline

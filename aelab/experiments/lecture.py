@@ -82,11 +82,30 @@ def run_pca(config: PcaConfig, ctx: RunContext) -> Result:
                         "Errors: squared error per image on the training set.")
 
 
+# full: every training image, and a smaller step than `paper`'s. Measured on MNIST: at lr 1e-3 RMSprop's
+# noise holds the subspace 2.5-3.5 degrees (mean angle) from PCA's whatever the epochs; at lr 2e-4 the mean
+# angle was 1.0 degree at epoch 25 and 0.89 at epoch 35, still falling. Time, from a 2-epoch run with one
+# torch thread (process CPU time; the machine was shared, so its wall time was no measure): 0.4-1.2 s an
+# epoch, 75 s for the two SVDs of the 50000 x 784 data: 300 epochs are about 3-7 minutes.
+FULL = PcaConfig(k=10, n_train=0, epochs=300, lr=2e-4)
+
 EXPERIMENTS = [
     Experiment(
         name="lecture-pca", title="Linear undercomplete autoencoder vs PCA subspace",
         paper="Autoencoder lecture: undercomplete AE and PCA", run=run_pca, datasets=("mnist", "digits"),
         presets={"smoke": PcaConfig(dataset="digits", k=4, epochs=5, lr=1e-2),
                  "teach": PcaConfig(k=10, n_train=10000, epochs=15, lr=2e-3),
-                 "paper": PcaConfig()}),
+                 "full": FULL,
+                 "paper": PcaConfig()},
+        deviations={"full": (
+            "the lecture gives no data set, K or training settings: MNIST's 50000 training images, K = 10 and "
+            "RMSprop (lr 2e-4, batch 100, 300 epochs) are ours",
+            "the lecture's claim is about the optimum; training stops after a fixed number of epochs, so the "
+            "angles and the error ratio are those reached then",
+        ), "paper": (
+            "the lecture gives no data set, K or training settings: MNIST's 50000 training images, K = 10 and "
+            "RMSprop (lr 1e-3, batch 100, 50 epochs) are ours",
+            "the lecture's claim is about the optimum; training stops after a fixed number of epochs, so the "
+            "angles and the error ratio are those reached then",
+        )}),
 ]

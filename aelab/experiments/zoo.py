@@ -47,6 +47,10 @@ ENTRIES: dict[str, Entry] = {
        for level in ("0", "0.1", "0.25", "0.5")},
     "gsn-DAE-2L": Entry("zhou-parzen", "gsn-DAE-2L", "Zhou et al. Table I: 784-1000-1000 deep DAE, layer-wise (L)"),
     "gsn-DAE-2J": Entry("zhou-parzen", "gsn-DAE-2J", "Zhou et al. Table I: 784-1000-1000 deep DAE, joint (J)"),
+    "swwae-what-where": Entry("zhao-translation", "what_where",
+                              "Zhao et al. Figs. 3-4: (32)5c-(32)3c-2p-(32)3c-16p SWWAE, soft pooling"),
+    "latent-dae": Entry("lecture-latent", "dae", "the latent-space dashboard's 784-1000 DAE (masking 25%)"),
+    "vae-2d": Entry("lecture-vae", "vae-2d", "the 2-D latent VAE of the stochastic dashboard (its decoded grid)"),
 }
 
 

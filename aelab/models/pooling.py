@@ -23,6 +23,12 @@ position of its region. `fixed_switches` are the "where" of unpooling with fixed
 
 Sizes that the pool does not divide are floored (the remainder rows/columns are not
 pooled); every unpooling takes `output_size` to restore the full map, with zeros there.
+
+Memory layout: `hard_unpool` of a channels-last "what" (as the SWWAE's maps are on the CPU,
+where max pooling with switches is about 3.5x faster so) scatters in that layout and returns
+a channels-last map; the values are the same in either layout. Regions side by side (stride
+= size, the usual case) are pooled and unpooled by pooling kernels and reshapes instead of
+F.unfold / F.fold, which walk the N x C planes one at a time: the same sums.
 """
 
 from __future__ import annotations
@@ -61,11 +67,38 @@ def _output_size(what: torch.Tensor, size: int, stride: int, output_size) -> tup
     return h, w
 
 
+def _region_sums(t: torch.Tensor, size: int) -> torch.Tensor:
+    """Sum over each non-overlapping size x size region (exact sums: no division)."""
+    return F.avg_pool2d(t, size, divisor_override=1)
+
+
+def _nearest(t: torch.Tensor, size: int) -> torch.Tensor:
+    """Every value copied onto its size x size region."""
+    return F.interpolate(t, scale_factor=size, mode="nearest") if size > 1 else t
+
+
+def _untile(tiles: torch.Tensor, size: int, hw: tuple[int, int]) -> torch.Tensor:
+    """N x C x H' x W' x size x size (a value for every position of every region) -> the
+    N x C x H x W map, zeros in the remainder rows/columns."""
+    n, c, h_out, w_out = tiles.shape[:4]
+    out = tiles.transpose(3, 4).reshape(n, c, h_out * size, w_out * size)
+    h, w = hw
+    if (h, w) != (h_out * size, w_out * size):
+        out = F.pad(out, (0, w - w_out * size, 0, h - h_out * size))
+    return out
+
+
 def _coverage(size: int, stride: int, hw: tuple[int, int], what: torch.Tensor) -> torch.Tensor:
     """How many pooling regions cover each output pixel (1 x 1 x H x W)."""
     h_out, w_out = what.shape[2], what.shape[3]
     ones = what.new_ones(1, size * size, h_out * w_out)
     return F.fold(ones, hw, size, stride=stride)
+
+
+def channels_last(t: torch.Tensor) -> bool:
+    """Whether a 4-d tensor is stored channels-last (N H W C) and not also plainly contiguous
+    (a map with one channel or one pixel is both, and is treated as N C H W)."""
+    return t.dim() == 4 and t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous()
 
 
 # ----------------------------------------------------------------------------- hard pooling
@@ -92,6 +125,15 @@ def hard_unpool(what: torch.Tensor, where: torch.Tensor, size: int, stride: int 
                          "soft 'where' is unpooled with soft_unpool")
     h, w = _output_size(what, size, stride, output_size)
     n, c = what.shape[:2]
+    if channels_last(what):
+        # the same scatter in the tensor's own memory order, N x (H W) x C, so that neither the
+        # result nor its gradient (a gather) is copied between layouts
+        flat_what, flat_where = what.permute(0, 2, 3, 1).reshape(n, -1, c), where.permute(0, 2, 3, 1).reshape(n, -1, c)
+        out = what.new_zeros(n, h * w, c).scatter_add_(1, flat_where.long(), flat_what)
+        if stride < size:
+            count = what.new_zeros(n, h * w, c).scatter_add_(1, flat_where.long(), torch.ones_like(flat_what))
+            out = out / count.clamp(min=1)
+        return out.reshape(n, h, w, c).permute(0, 3, 1, 2)
     flat_what, flat_where = what.reshape(n, c, -1), where.reshape(n, c, -1).long()
     out = what.new_zeros(n, c, h * w).scatter_add_(2, flat_where, flat_what)
     if stride < size:
@@ -102,9 +144,14 @@ def hard_unpool(what: torch.Tensor, where: torch.Tensor, size: int, stride: int 
 
 # ----------------------------------------------------------------------------- soft pooling
 
+def _axis(size: int, z: torch.Tensor) -> torch.Tensor:
+    """The normalised coordinates of a region's size positions along one axis, in [-1, 1]."""
+    return torch.linspace(-1.0, 1.0, size, device=z.device, dtype=z.dtype) if size > 1 else z.new_zeros(1)
+
+
 def _local_grid(size: int, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Normalised (x, y) of the size*size positions of a region, row-major, in [-1, 1]."""
-    axis = torch.linspace(-1.0, 1.0, size, device=z.device, dtype=z.dtype) if size > 1 else z.new_zeros(1)
+    axis = _axis(size, z)
     ys, xs = torch.meshgrid(axis, axis, indexing="ij")
     return xs.reshape(-1), ys.reshape(-1)
 
@@ -121,12 +168,25 @@ def soft_pool(z: torch.Tensor, size: int, beta: float, stride: int | None = None
     _check_map(z, size)
     n, c, h, w = z.shape
     h_out, w_out = (h - size) // stride + 1, (w - size) // stride + 1
+    if stride == size:
+        # regions side by side: eqs. 3-4 as region sums of maps (pooling kernels, in the map's own
+        # layout) instead of F.unfold, which walks the N C planes one by one
+        z = z[:, :, : h_out * size, : w_out * size]
+        # the window max only shifts the exponent (the softmax does not depend on it): no gradient
+        weights = torch.exp(beta * (z - _nearest(F.max_pool2d(z.detach(), size), size)))
+        total = _region_sums(weights, size)
+        x_map = _axis(size, z).repeat(w_out).view(1, 1, 1, -1)             # x of every column in its region
+        y_map = _axis(size, z).repeat(h_out).view(1, 1, -1, 1)             # y of every row in its region
+        what = _region_sums(z * weights, size) / total                        # eq. 3
+        where = torch.stack([_region_sums(weights * x_map, size) / total,    # eq. 4
+                             _region_sums(weights * y_map, size) / total], dim=-1)
+        return what, where
+    xs, ys = _local_grid(size, z)
     regions = F.unfold(z.reshape(n * c, 1, h, w), size, stride=stride)       # (NC, size^2, H'W')
     shifted = regions - regions.amax(dim=1, keepdim=True)                     # no overflow in exp
     weights = torch.exp(beta * shifted)
     weights = weights / weights.sum(dim=1, keepdim=True)
     what = (regions * weights).sum(dim=1)                                     # eq. 3
-    xs, ys = _local_grid(size, z)
     where = torch.stack([(xs[:, None] * weights).sum(dim=1),                  # eq. 4
                          (ys[:, None] * weights).sum(dim=1)], dim=-1)
     return what.reshape(n, c, h_out, w_out), where.reshape(n, c, h_out, w_out, 2)
@@ -155,6 +215,8 @@ def soft_unpool(what: torch.Tensor, where: torch.Tensor, size: int, stride: int 
     else:
         wx = wy = where.new_ones(*where.shape[:-1], 1)
     placed = what[..., None, None] * wy[..., :, None] * wx[..., None, :]     # (N, C, H', W', size, size)
+    if stride == size:
+        return _untile(placed, size, (h, w))
     columns = placed.reshape(n * c, h_out * w_out, size * size).transpose(1, 2)
     out = F.fold(columns, (h, w), size, stride=stride)
     if stride < size:
@@ -180,6 +242,8 @@ def upsample(what: torch.Tensor, size: int, stride: int | None = None, output_si
     size, stride = _pair(size, stride)
     h, w = _output_size(what, size, stride, output_size)
     n, c, h_out, w_out = what.shape
+    if stride == size:
+        return _untile(what[..., None, None].expand(n, c, h_out, w_out, size, size), size, (h, w))
     columns = what.reshape(n * c, 1, h_out * w_out).expand(n * c, size * size, h_out * w_out)
     out = F.fold(columns, (h, w), size, stride=stride)
     if stride < size:

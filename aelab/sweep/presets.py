@@ -147,7 +147,7 @@ PRESETS: tuple[GridPreset, ...] = (
                "(Theano's SdA.py recipe, the experiment's paper preset) instead of searching them.")),
     GridPreset(
         name="table4", experiment="zhao-semisup", paper="Zhao et al. 2016, Table 4 (validation error %)",
-        fixed={"dropout": 0.5, "compare_baseline": False},
+        fixed={"dropout": 0.5, "compare_baseline": False, "label_pool": "train"},
         grids=({"variant": ("swwae", "noL2M"), "n_labels": ZHAO_N, "lambdas": ZHAO_LAMBDAS},
                {"variant": ("unsup-sfx",), "n_labels": ZHAO_N}),
         select=("lambdas",), seed_fields=("label_seed",),
@@ -158,7 +158,7 @@ PRESETS: tuple[GridPreset, ...] = (
                "chosen on, as in the paper. " + _ZHAO_NOTES)),
     GridPreset(
         name="table5", experiment="zhao-semisup", paper="Zhao et al. 2016, Table 5 (test error %)",
-        fixed={"compare_baseline": False},
+        fixed={"compare_baseline": False, "label_pool": "train"},  # one lambda a cell: chosen on validation
         grids=({"variant": ("swwae",), "dropout": (0.5, 0.0), "n_labels": ZHAO_N, "lambdas": ZHAO_LAMBDAS},
                {"variant": ("baseline",), "dropout": (0.0,), "n_labels": ZHAO_N}),
         select=("lambdas",), seed_fields=("label_seed",),

@@ -8,7 +8,12 @@ Dosovitskiy & Brox).
 
 Training follows section 4.1: layer-wise decoders first (step 2, all layers at once),
 then, for every starting layer, the stacked pathway initialised from them and trained
-to the image on ||x̂ - x||^2 (step 3). `aelab.measure.inversion` measures the result.
+to the image on ||x̂ - x||^2 (step 3), both by SGD with momentum 0.9 as in the paper. The
+step-3 objective is weighted by gamma_0 = 1 / (pixels of an image), the weight of the image
+term in the network's own loss, so that one learning rate suits steps 2 and 3 (a constant
+factor: for SGD the same as dividing the learning rate by it). `search=LrSearch(...)` chooses
+each step's learning rate by Appendix A1's rule. `aelab.measure.inversion` measures the
+result (the unweighted ||x̂ - x||^2 per image).
 """
 
 from __future__ import annotations
@@ -37,7 +42,8 @@ def train_inverters(classifier: nn.Module, input_shape: Sequence[int], x: torch.
     """One trained decoding pathway per layer, from that layer down to the image.
 
     Step 2 trains the layer-wise decoders (macro-layers and fc layers) once; step 3 copies
-    them into one stacked pathway per starting layer and trains it on ||x̂ - x||^2."""
+    them into one stacked pathway per starting layer and trains it on gamma_0 ||x̂ - x||^2.
+    `kw`: generator, callbacks, search (`aelab.train.augmented.LrSearch`), passed to every step."""
     if switches not in SWITCH_MODES:
         raise ValueError(f"switches {switches!r}: choose one of {', '.join(SWITCH_MODES)}")
     base = pretrain_layerwise(classifier, input_shape, x, switches, layerwise, invert_fc=True, **kw)
@@ -49,7 +55,7 @@ def train_inverters(classifier: nn.Module, input_shape: Sequence[int], x: torch.
             def objective(model: AugmentedNetwork, xb: torch.Tensor, name=name) -> torch.Tensor:
                 with torch.no_grad():
                     enc = model.encode(xb)
-                return squared_l2_per_image(model.invert(enc, name), xb).mean()
+                return model.gammas[0] * squared_l2_per_image(model.invert(enc, name), xb).mean()
 
             train_decoders(net, x, stacked, objective, description=f"step 3: invert {name} ({switches})", **kw)
         inverters[name] = net.eval()

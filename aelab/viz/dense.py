@@ -59,6 +59,45 @@ def level_curves(curves: np.ndarray, levels, *, noise_kind: str = "masking", tot
                                  legend_title="training noise", split_in_name=False)
 
 
+FILTER_STATS = {  # per-level filter measures (aelab.measure.filters): label, format, what it means
+    "like_start_share": ("like their start", "{:.0%}",
+                         "share of filters still within cos ≥ 0.8 of their shared random start (the paper: without "
+                         "noise many stay 'uninteresting', like the random start; lower = more features learnt)"),
+    "near_uniform_share": ("near-uniform", "{:.0%}",
+                           "share of filters that look like grey speckle, no stroke or blob (lower = more features)"),
+    "change": ("change from start", "{:.2f}",
+               "how far training moved the filters from the shared start (1 − cosine similarity; 0 = unchanged)"),
+}
+
+
+def filter_stats_html(levels, stats: dict[str, Any], noise_kind: str = "masking") -> str:
+    """A small HTML table of per-level filter measures (`stats[name]`: one value per level, for
+    the names of `FILTER_STATS` present), with one line explaining each. Pure: data in, HTML out."""
+    import html
+
+    names = [name for name in FILTER_STATS if name in stats and len(stats[name]) == len(levels)]
+    if not names:
+        return ""
+    head = "".join(f"<th align='left'>{FILTER_STATS[n][0]}</th>" for n in names)
+    rows = "".join(f"<tr><td>{html.escape(level_label(level, noise_kind))}</td>"
+                   + "".join(f"<td>{FILTER_STATS[n][1].format(float(stats[n][i]))}</td>" for n in names) + "</tr>"
+                   for i, level in enumerate(levels))
+    explain = " ".join(f"<b>{FILTER_STATS[n][0]}</b>: {html.escape(FILTER_STATS[n][2])}." for n in names)
+    return ("<table class='aelab-filter-stats' style='border-collapse:collapse;margin:6px 0' cellpadding='4'>"
+            f"<tr><th align='left'>level</th>{head}</tr>{rows}</table>"
+            f"<div style='color:#555;max-width:60em'>{explain}</div>")
+
+
+def filter_stats_from_metrics(metrics: dict[str, Any], levels) -> dict[str, list[float]]:
+    """The per-level measures of a vincent-filters result (`metrics['nu=0.25'][name]`)."""
+    out: dict[str, list[float]] = {}
+    for name in FILTER_STATS:
+        values = [metrics.get(f"nu={float(v):g}", {}).get(name) for v in levels]
+        if all(isinstance(v, (int, float)) for v in values):
+            out[name] = [float(v) for v in values]
+    return out
+
+
 @result_figure("vincent-filters")
 def vincent_filters_figure(result: dict[str, Any], arrays: dict[str, np.ndarray]) -> go.Figure:
     metrics = result.get("metrics", {})

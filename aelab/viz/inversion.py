@@ -92,17 +92,26 @@ def inversion_result(result: dict[str, Any], arrays: dict[str, np.ndarray]) -> g
 
 @result_figure("zhang-augment")
 def augment_result(result: dict[str, Any], arrays: dict[str, np.ndarray]) -> go.Figure:
-    """Train and test error per model (this run) beside the paper's Table 1 top-1 errors."""
-    metrics, paper = result.get("metrics", {}), result.get("paper", {})
+    """Left: train and test error per model of this run (an MNIST analogue). Right: each
+    augmented model's change of test error from its baseline, this run beside the paper's
+    (VGG-16 on ImageNet): only the direction is comparable, never the errors themselves."""
+    from aelab.experiments.zhang import PAPER_TABLE1
+
+    metrics = result.get("metrics", {})
     models = list(metrics.get("train_error_percent", {}))
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("this run (%)", "paper: VGG-16, ImageNet top-1 (%)"))
-    for col, source in ((1, metrics), (2, paper)):
-        for split in ("train_error_percent", "test_error_percent"):
-            values = source.get(split, {})
-            fig.add_trace(go.Bar(x=models, y=[values.get(m) for m in models], name=f"{split.split('_')[0]}",
-                                 legendgroup=split, showlegend=col == 1,
-                                 marker_color="#1f77b4" if split == "train_error_percent" else "#ff7f0e"),
-                          row=1, col=col)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        "MNIST analogue, this run: error (%)",
+        "test error change from the baseline (points): this run vs the paper (ImageNet)"))
+    for split in ("train_error_percent", "test_error_percent"):
+        values = metrics.get(split, {})
+        fig.add_trace(go.Bar(x=models, y=[values.get(m) for m in models], name=split.split("_")[0],
+                             marker_color="#1f77b4" if split == "train_error_percent" else "#ff7f0e"), row=1, col=1)
+    augmented = [m for m in models if m != "baseline"]
+    for name, source, color in (("this run", metrics, "#ff7f0e"), ("paper (VGG-16, ImageNet)", PAPER_TABLE1, "#7f7f7f")):
+        test = source.get("test_error_percent", {})
+        base = test.get("baseline")
+        fig.add_trace(go.Bar(x=augmented, y=[None if base is None or test.get(m) is None else test[m] - base
+                                             for m in augmented], name=name, marker_color=color), row=1, col=2)
     fig.update_layout(title=f"{result.get('title', 'zhang-augment')} ({result.get('scale', '')})", barmode="group",
-                      yaxis_title="classification error (%)")
+                      yaxis_title="classification error (%)", yaxis2_title="change (points; below 0: better)")
     return fig

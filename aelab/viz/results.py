@@ -57,6 +57,10 @@ LABELS = {
     "test_error_percent": "test error (%)",
     "valid_error_percent": "validation error (%)",
     "baseline_test_error_percent": "baseline test error (%)",
+    "like_start_share_falls_with_noise": "fewer filters still look like their random start as noise grows",
+    "near_uniform_share_falls_with_noise": "fewer filters stay near-uniform grey as noise grows",
+    "spread_grows_with_noise": "filters cover larger areas with more noise",
+    "change_from_init_grows_with_noise": "filters move further from their start with more noise",
 }
 
 
@@ -142,6 +146,85 @@ def paper_comparison_html(metrics: dict[str, Any], paper: dict[str, Any], *, tit
             + "".join(f"<p style='color:#555;margin:6px 0'>{line}</p>" for line in lines) + "</div>")
 
 
+TIER_NOTE = ("Why the numbers differ: the paper trained at its own size; the full tier is the paper's architecture on "
+             "the full training set, trained as long as about an hour per experiment on a 2-core CPU allows (how it "
+             "differs from the paper is listed below); your run is the lab's {scale} size (fewer images and epochs, "
+             "seconds to minutes), so compare directions, not magnitudes.")
+NOT_RUN = "not run yet"
+
+
+def tier_rows(paper: dict[str, Any], full: dict[str, Any], run: dict[str, Any] | None) -> list[dict[str, str]]:
+    """Rows of the paper vs full tier vs your run comparison: only cells the paper has (its
+    'claim' and 'note' are text, not rows), with human labels; `run` None means not run yet.
+    `agrees` judges yes/no statements only ('full tier ✓ · your run ✗'); numbers of different
+    scales are not judged."""
+    paper = {k: v for k, v in paper.items() if k != "claim"}
+    by_full = {r["key"]: r for r in comparison_rows(full, paper)}
+    by_run = {r["key"]: r for r in comparison_rows(run or {}, paper)}
+    theirs: dict[str, Any] = {}
+    ours_full: dict[str, Any] = {}
+    ours_run: dict[str, Any] = {}
+    _flatten("", paper, theirs)
+    _flatten("", full, ours_full)
+    _flatten("", run or {}, ours_run)
+    rows = []
+    for key, row in by_full.items():
+        if isinstance(theirs.get(key), bool):
+            parts = []
+            for who, ours, present in (("full tier", ours_full, True), ("your run", ours_run, run is not None)):
+                if not present:
+                    parts.append(f"{who}: {NOT_RUN}")
+                elif isinstance(ours.get(key), bool):
+                    parts.append(f"{who} {'✓' if ours[key] == theirs[key] else '✗'}")
+                else:
+                    parts.append(f"{who}: not measured")
+            agrees = " · ".join(parts)
+        else:
+            agrees = "— (a number: different scales)"
+        rows.append({"key": key, "label": row["label"], "paper": row["paper"], "full": row["run"],
+                     "run": NOT_RUN if run is None else by_run[key]["run"], "agrees": agrees})
+    return rows
+
+
+def tier_comparison_html(paper: dict[str, Any], full: dict[str, Any], run: dict[str, Any] | None, *,
+                         title: str = "Paper vs full tier vs your run", scale: str = "teach",
+                         deviations: tuple[str, ...] | list[str] = (), command: str = "", note: str = "") -> str:
+    """The paper vs full tier vs your run comparison as a small HTML table (human labels; paper,
+    full tier, your run; whether the direction agrees), one line on why the scales differ, the
+    paper's claim, the full tier's deviations from the paper (folded) and the command that
+    reproduces it. Pure: dicts in, an HTML string out. `run` None: the user has not run it yet."""
+    import html
+
+    rows = tier_rows(paper, full, run)
+    cell = "padding:4px 10px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top"
+    columns = (("quantity", "label", "34%"), ("paper", "paper", "14%"), ("full tier", "full", "14%"),
+               (f"your run ({scale} size)", "run", "14%"), ("direction agrees", "agrees", "24%"))
+    head = "".join(f"<th style='{cell};width:{w}'>{html.escape(h)}</th>" for h, _, w in columns)
+    body = "".join("<tr>" + "".join(f"<td style='{cell}'>{html.escape(r[k])}</td>" for _, k, _ in columns)
+                   + "</tr>" for r in rows) \
+        or f"<tr><td colspan='{len(columns)}' style='{cell}'>the paper gives no number to compare</td></tr>"
+    claim = paper.get("claim") if isinstance(paper.get("claim"), str) else ""
+    paper_note = paper.get("note") if isinstance(paper.get("note"), str) else ""
+    lines = [html.escape(TIER_NOTE.format(scale=scale))]
+    lines += [f"<b>The paper:</b> {html.escape(claim)}"] if claim else []
+    lines += [html.escape(n) for n in (paper_note, note) if n]
+    if any(r["key"].startswith("DAE-") for r in rows):
+        lines.append(PARZEN_NOTE)
+    extra = ""
+    if deviations:
+        items = "".join(f"<li>{html.escape(str(d))}</li>" for d in deviations)
+        extra += (f"<details style='margin:4px 0'><summary>how the full tier differs from the paper "
+                  f"({len(deviations)})</summary><ul style='margin:4px 0'>{items}</ul></details>")
+    if command:
+        extra += (f"<div style='color:#555;margin:4px 0'>the full tier is reproduced by "
+                  f"<code>{html.escape(command)}</code></div>")
+    return (f"<div class='aelab-paper-table aelab-tier-table' style='max-width:72em;font-size:15px'>"
+            f"<h4 style='margin:6px 0'>{html.escape(title)}</h4>"
+            f"<table style='border-collapse:collapse;width:100%'><thead><tr>{head}</tr></thead>"
+            f"<tbody>{body}</tbody></table>"
+            + "".join(f"<p style='color:#555;margin:6px 0'>{line}</p>" for line in lines) + extra + "</div>")
+
+
 def paper_table(metrics: dict[str, Any], paper: dict[str, Any], title: str = "Paper vs this run") -> go.Figure:
     """The comparison of `paper_comparison_html` as a plotly table (for figure-only callers)."""
     rows = comparison_rows(metrics, paper)
@@ -153,6 +236,24 @@ def paper_table(metrics: dict[str, Any], paper: dict[str, Any], title: str = "Pa
         cells=dict(values=columns, align="left", font=dict(size=13), height=26),
     ))
     fig.update_layout(title=title, margin=dict(l=10, r=10, t=50, b=10), height=120 + 28 * max(len(rows), 1))
+    return fig
+
+
+def wrap_title(fig: go.Figure, width: int = 56) -> go.Figure:
+    """A copy of `fig` whose title is broken over lines of at most about `width` characters
+    (for a figure drawn in half a page), with the top margin grown to fit."""
+    import textwrap
+
+    fig = go.Figure(fig)
+    title = fig.layout.title.text or ""
+    if len(title) <= width or "<br>" in title:
+        return fig
+    lines = textwrap.wrap(title, width)
+    top = fig.layout.margin.t if fig.layout.margin.t is not None else 80
+    extra = 18 * (len(lines) - 1)
+    fig.update_layout(title_text="<br>".join(lines), margin_t=top + extra)
+    if fig.layout.height is not None:
+        fig.update_layout(height=fig.layout.height + extra)
     return fig
 
 

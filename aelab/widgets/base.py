@@ -47,7 +47,7 @@ THREADS_ENV = settings.LAB_THREADS
 LAB_SCALES = settings.LAB_SCALES
 # IPython kernel start-up argument that makes every Runner of the kernel synchronous
 SYNC_KERNEL_ARG = "--IPKernelApp.exec_lines=import aelab.widgets.base; aelab.widgets.base.Runner.synchronous = True"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: entries may carry an `info` dict (the run's metrics)
 HEAL_AFTER_S = (3.0, 8.0)  # resend the final state this long after a task ends
 PROGRESS_STEPS = 1000
 
@@ -151,6 +151,14 @@ def plotly_js_html() -> str:
             + "\n}).call(window);</script>")
 
 
+# plotly's `responsive` follows the window only; a figure drawn before its column got its final
+# width (two figures side by side) kept the width it was drawn at: follow the element's own width
+_FOLLOW_WIDTH_JS = ("if(window.ResizeObserver){var last=el.clientWidth,queued=false;new ResizeObserver(function(){"
+                    "if(queued||el.clientWidth===last){return;}queued=true;requestAnimationFrame(function(){"
+                    "queued=false;last=el.clientWidth;if(el.offsetParent!==null){window.Plotly.Plots.resize(el);}});"
+                    "}).observe(el);}")
+
+
 def figure_html(fig: go.Figure, *, after_js: str = "", extra_html: str = "") -> str:
     """`fig` as a self-drawing HTML fragment: a div and a script that waits for `window.Plotly`
     and draws. The JSON comes from plotly's encoder, so NaN/inf arrive as null (gaps).
@@ -170,7 +178,7 @@ def figure_html(fig: go.Figure, *, after_js: str = "", extra_html: str = "") -> 
             "function draw(){var el=document.getElementById(" + json.dumps(div_id) + ");"
             "if(!el||!window.Plotly){if(tries++<2400){setTimeout(draw,50);}return;}"
             "window.Plotly.newPlot(el,spec.data,spec.layout,{responsive:true,displaylogo:false})"
-            ".then(function(){" + after_js + "});}"
+            ".then(function(){" + after_js + "});" + _FOLLOW_WIDTH_JS + "}"
             "draw();})();</script>")
 
 
@@ -308,6 +316,48 @@ class Job:
             raise Stopped("stopped by the user")
 
 
+class PauseGate:
+    """Play / pause / step for a training thread, at epoch ends.
+
+    The thread calls `checkpoint(stop)` after every epoch (after drawing it): while paused it
+    waits there, so the model and the loop stay exactly as they were, and `resume()` continues
+    the same run. `step()` lets one more epoch run, then pauses again. A set `stop` event ends
+    the wait at once (the loop then stops as usual). Callbacks never block: they only flip state."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self.paused = False
+        self._steps = 0
+
+    def pause(self) -> None:
+        with self._cond:
+            self.paused, self._steps = True, 0
+            self._cond.notify_all()
+
+    def resume(self) -> None:
+        with self._cond:
+            self.paused, self._steps = False, 0
+            self._cond.notify_all()
+
+    def step(self) -> None:
+        """Run one more epoch, then pause."""
+        with self._cond:
+            self.paused, self._steps = False, 1
+            self._cond.notify_all()
+
+    def checkpoint(self, stop: threading.Event, on_pause: Callable[[], None] | None = None) -> None:
+        """Called by the training thread at an epoch end: wait while paused (or until `stop`)."""
+        with self._cond:
+            if self._steps > 0:
+                self._steps -= 1
+                if self._steps == 0:
+                    self.paused = True
+            if self.paused and not stop.is_set() and on_pause is not None:
+                on_pause()
+            while self.paused and not stop.is_set():
+                self._cond.wait(0.1)
+
+
 class Runner:
     """A progress bar, a status line, a stop button and a log, driving one task at a time.
 
@@ -333,12 +383,15 @@ class Runner:
                                     disabled=True, layout=W.Layout(width="90px"),
                                     tooltip="stop the running computation (greyed out when nothing runs)")
         self.error = W.HTML(value="")
+        self.notice = W.HTML(value="")  # a lasting one-line warning (not cleared by the next task)
         self.output = W.Output(layout=W.Layout(max_height="120px", overflow="auto"))
         self.stop_button.on_click(lambda _: self.request_stop())
-        self.widget = W.VBox([W.HBox([self.bar, self.stop_button, self.status]), self.error, self.output])
+        self.widget = W.VBox([W.HBox([self.bar, self.stop_button, self.status]), self.error, self.notice,
+                              self.output])
         self._thread: threading.Thread | None = None
         self._job: Job | None = None
         self.figures: list[StaticFigure] = []  # an app's plots, resent with the final state
+        self.on_finish: list[Callable[[], None]] = []  # called (in the task's thread) when the current task ends
         self._torch_threads: int | None = None  # torch's thread count before the first task
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -370,6 +423,12 @@ class Runner:
 
         self.error.value = (f"<div class='aelab-error' style='color:#b00020;font-weight:600'>"
                             f"Could not finish: {html.escape(message)}</div>")
+
+    def show_notice(self, message: str) -> None:
+        """A warning that stays while tasks come and go (e.g. a shipped result that cannot be read)."""
+        import html
+
+        self.notice.value = f"<div class='aelab-notice' style='color:#8a5300'>{html.escape(message)}</div>"
 
     def _progress(self, done: int, total: int, desc: str) -> None:
         now = time.monotonic()
@@ -439,6 +498,8 @@ class Runner:
                 torch.set_num_threads(self._torch_threads)
                 self.stop_button.disabled = True
                 self.stop_button.button_style = ""
+                for hook in self.on_finish:
+                    hook()
                 for delay in HEAL_AFTER_S:
                     timer = threading.Timer(delay, self._resend, args=(job,))
                     timer.daemon = True
@@ -509,19 +570,28 @@ class App(W.VBox):
         self.device = resolve_device(device)
         self.cache = ArrayCache()
 
-    def cached_or_start(self, kind: str, key: Any, task: Callable[["Job"], dict[str, np.ndarray]],
-                        show: Callable[[dict[str, np.ndarray]], None], *, label: str,
-                        cached_status: str = "loaded from cache") -> None:
+    def cached_or_start(self, kind: str, key: Any, task: Callable[["Job"], Any],
+                        show: Callable[..., None], *, label: str,
+                        cached_status: str = "loaded from cache", with_info: bool = False,
+                        train: bool = True, idle_status: str = "") -> None:
         """Show the arrays cached for (kind, key) at once; else run `task(job)` off the UI thread,
-        then cache the arrays it returns and show them."""
+        then cache the arrays it returns and show them. `with_info`: the task returns
+        `(arrays, info)` (a JSON-able dict, e.g. the run's metrics), cached beside the arrays, and
+        `show(arrays, info)` gets both. `train=False`: only a cached result is shown; otherwise
+        nothing starts and the status says `idle_status` (a dashboard opening on a shipped result)."""
         cached = self.cache.load(kind, key)
         if cached is not None:
-            show(cached[0])
+            show(cached[0], cached[1].get("info", {})) if with_info else show(cached[0])
             self.runner.show_cached(cached_status)
             return
+        if not train:
+            if idle_status:
+                self.runner.status.value = idle_status
+            return
 
-        def done(arrays: dict[str, np.ndarray]) -> None:
-            self.cache.save(kind, key, arrays)
-            show(arrays)
+        def done(outcome) -> None:
+            arrays, info = outcome if with_info else (outcome, None)
+            self.cache.save(kind, key, arrays, {"info": info} if with_info else None)
+            show(arrays, info) if with_info else show(arrays)
 
         self.runner.start(task, done, label=label)

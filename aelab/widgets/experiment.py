@@ -10,6 +10,13 @@ Settings that do not change training (`evaluation_fields`, e.g. 04's shift) are 
 app keeps the model it trained (`split=(train, evaluate)`, both from the experiment module)
 and only re-evaluates it.
 
+When the experiment has a shipped full-tier result (`aelab.widgets.shipped`), the app opens on
+it: the chosen view of the full tier, drawn from its files at once, and the paper vs full tier
+vs your run table; nothing is trained on opening (a run cached before is shown beside it).
+"Try it yourself" (the controls and the run button) trains at the lab's size and draws that
+run in the right-hand column, with the same view. Without one, the app is as it always was:
+it runs at once and the table is one of the views.
+
 `job_context` is the bridge every dashboard uses to run an experiment's trainer: a
 `RunContext` whose progress, log and stop are the background job's, and whose `on_epoch`
 hook (if given) feeds the dashboard's live view.
@@ -27,7 +34,10 @@ import plotly.graph_objects as go
 
 from aelab.experiments import RunContext, get
 from aelab.viz import figure_for_result, paper_comparison_html
+from aelab.viz.results import wrap_title
 from aelab.widgets.base import TOGGLES, WIDE, App, Job, Runner, StaticFigure, friendly_error, header
+from aelab.widgets.shipped import (caption_html, open_shipped, run_caption_html, side_by_side, tier_table,
+                                   try_it_html)
 
 # a view draws a stored result: a plotly figure, or an HTML string (the paper-vs-run table)
 View = Callable[[dict[str, Any], Mapping[str, np.ndarray]], "go.Figure | str"]
@@ -65,31 +75,58 @@ class ExperimentApp(App):
         preset = self.experiment.config(self.scale)
         for field, control in self.controls.items():  # controls open on the preset's values
             control.value = getattr(preset, field)
-        self.views: dict[str, View] = {**(views or {"result": figure_for_result}), "paper vs this run": _table}
+        self.runner = Runner("running")
+        self.shipped = open_shipped(name, self.runner)
+        # with a shipped full tier the comparison table is always on the page, not a view
+        table_view = {} if self.shipped is not None else {"paper vs this run": _table}
+        self.views: dict[str, View] = {**(views or {"result": figure_for_result}), **table_view}
         self.view = W.ToggleButtons(options=list(self.views), description="show", style=TOGGLES,
                                     tooltips=[f"show {v} (no recomputation)" for v in self.views])
+        if len(self.views) == 1:  # nothing to choose between
+            self.view.layout.display = "none"
         self.run_button = W.Button(description="run", icon="play", button_style="primary",
                                    tooltip="run the experiment with these settings (a cached run opens at once)")
-        self.runner = Runner("running")
         self.notes = W.HTML()
         self.result: dict[str, Any] | None = None
         self.arrays: dict[str, np.ndarray] = {}
         self._shown_view: str | None = None
-        self.fig = StaticFigure(go.Figure(layout=dict(title=f"{self.experiment.title}: running…", height=420,
-                                                      template="plotly_white")))
+        waiting = "press run to train it" if self.shipped is not None else "running…"
+        waiting_fig = go.Figure(layout=dict(title=f"{self.experiment.title}: {waiting}", height=420,
+                                            template="plotly_white"))
+        self.fig = StaticFigure(waiting_fig if self.shipped is None else wrap_title(waiting_fig))
         self.runner.figures = [self.fig]
         self.run_button.on_click(lambda _: self.run())
         self.view.observe(lambda _: self.redraw(), names="value")
         row = list(self.controls.values()) + [self.run_button]
-        super().__init__([header(title, intro, self.device), W.HBox(row), self.view, self.runner.widget, self.fig,
-                          self.notes])
+        if self.shipped is None:
+            super().__init__([header(title, intro, self.device), W.HBox(row), self.view, self.runner.widget,
+                              self.fig, self.notes])
+        else:
+            self.full_fig = StaticFigure()
+            self.full_caption = W.HTML(caption_html(self.shipped, "drawn from its saved files, nothing is trained "
+                                                                  "on opening"))
+            self.run_caption = W.HTML(run_caption_html(self.scale, "not run yet: press run below"))
+            self.table = W.HTML(tier_table(self.shipped, None, scale=self.scale))
+            self.notes.value = self._notes_html(self.shipped.record.get("notes", ""))
+            self._draw_full()
+            super().__init__([header(title, intro, self.device), self.view,
+                              side_by_side([self.full_caption, self.full_fig], [self.run_caption, self.fig]),
+                              self.table, try_it_html(self.scale), W.HBox(row), self.runner.widget, self.notes])
         if autostart:
-            self.run()
+            # with a shipped result, opening trains nothing: only a run cached before is shown
+            self.run(train=self.shipped is None)
+
+    @staticmethod
+    def _notes_html(notes: str) -> str:
+        import html
+
+        return f"<p style='max-width:60em;color:#555'>{html.escape(notes)}</p>" if notes else ""
 
     def config(self):
         return self.experiment.config(self.scale, **{k: w.value for k, w in self.controls.items()})
 
-    def run(self) -> None:
+    def run(self, train: bool = True) -> None:
+        """Show the run cached for the controls' settings, else (when `train`) run it off the UI thread."""
         try:
             config = self.config()
         except (ValueError, KeyError) as err:  # a setting the experiment refuses: say so in the app
@@ -101,6 +138,9 @@ class ExperimentApp(App):
         if cached is not None:
             self.show(cached[1]["result"], cached[0])
             self.runner.show_cached("loaded from cache (run before with these settings)")
+            return
+        if not train:
+            self.runner.status.value = "showing the shipped full tier; press run to try it yourself"
             return
 
         training = {k: v for k, v in dataclasses.asdict(config).items() if k not in self.evaluation_fields}
@@ -131,20 +171,57 @@ class ExperimentApp(App):
 
     def show(self, result: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         self.result, self.arrays = result, dict(arrays)
-        self.notes.value = f"<p style='max-width:60em;color:#555'>{result.get('notes', '')}</p>"
+        self.notes.value = self._notes_html(result.get("notes", ""))
+        if self.shipped is not None:
+            self.table.value = tier_table(self.shipped, result.get("metrics", {}), scale=self.scale)
+            self.run_caption.value = run_caption_html(self.scale, _settings_text(self.controls, result))
         self.redraw()
 
     def redraw(self) -> None:
         """Draw the chosen view of the stored result (no recomputation): a figure, or the
-        paper-vs-run HTML table. Each is drawn whole, so nothing of another view stays behind."""
+        paper-vs-run HTML table. Each is drawn whole, so nothing of another view stays behind.
+        With a shipped full tier, its picture is drawn with the same view."""
+        self._draw_full()
         if self.result is None:
             return
-        view = self.views[self.view.value](self.result, self.arrays)
-        if isinstance(view, str):
-            self.fig.show_html(view)
-        else:
-            self.fig.show(view)
+        _draw(self.fig, self.views[self.view.value], self.result, self.arrays, wrap=self.shipped is not None)
         self._shown_view = self.view.value
+
+    def _draw_full(self) -> None:
+        if self.shipped is not None:
+            _draw(self.full_fig, self.views[self.view.value], self.shipped.record, self.shipped.arrays, wrap=True,
+                  shipped=True)
+
+
+def _draw(figure: StaticFigure, view: View, result: dict[str, Any], arrays: Mapping[str, np.ndarray],
+          wrap: bool = False, shipped: bool = False) -> None:
+    """Draw one view of a result into `figure` (a figure or an HTML table). `wrap`: the figure
+    fills half the page, so its title is wrapped over lines. `shipped`: a view that cannot draw
+    the shipped result (files of another version, without an array it needs) says so in place
+    instead of failing the dashboard."""
+    import html
+
+    try:
+        drawn = view(result, arrays)
+    except Exception as err:
+        if not shipped:
+            raise
+        figure.show_html(f"<div class='aelab-error' style='color:#b00020'>Could not finish drawing this view from the "
+                         f"shipped result: {html.escape(friendly_error(err))}</div>")
+        return
+    if isinstance(drawn, str):
+        figure.show_html(drawn)
+        return
+    figure.show(wrap_title(drawn) if wrap else drawn)
+
+
+def _settings_text(controls: Mapping[str, W.ValueWidget], result: dict[str, Any]) -> str:
+    """'noise = 0.3' for the controls' fields of a run's config."""
+    config = result.get("config", {})
+    def text(value: Any) -> str:
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+    return ", ".join(f"{field} = {text(config[field])}" for field in controls if field in config) or "done"
 
 
 def WhatWhereApp(**kwargs) -> ExperimentApp:

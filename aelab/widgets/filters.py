@@ -15,26 +15,48 @@ import numpy as np
 from aelab.data import NOISE_KINDS
 from aelab.experiments import get
 from aelab.experiments.vincent import FiltersConfig, run_filters
-from aelab.viz.dense import filters_by_level, level_curves, level_label
-from aelab.widgets.base import WIDE, App, Runner, figure_widget, header, refresh_figure
+from aelab.viz.dense import filter_stats_from_metrics, filter_stats_html, filters_by_level, level_curves
+from aelab.viz.results import wrap_title
+from aelab.widgets.base import WIDE, App, PauseGate, Runner, figure_widget, header, refresh_figure
 from aelab.widgets.experiment import job_context
+from aelab.widgets.shipped import caption_html, open_shipped, run_caption_html, side_by_side, tier_table, try_it_html
+from aelab.widgets.urlstate import UrlState, page_query
 
 EXPERIMENT = "vincent-filters"
 LEVEL_CHOICES = (0.0, 0.1, 0.25, 0.5)  # offered in the levels list (with the preset's own)
-STATS = ("near_uniform_share", "change")  # per-level filter measures kept with the arrays
+STATS = ("like_start_share", "near_uniform_share", "change")  # per-level filter measures kept with the arrays
 SHOWN = 16  # filters drawn per level at first (the slider goes up to the experiment's n_show)
 
 
-def filters_figure(arrays: dict[str, np.ndarray], config: FiltersConfig, n_show: int, cell_px: int = 40):
-    return filters_by_level(arrays["filters"][:, :n_show], config.levels, noise_kind=config.noise_kind,
-                            cell_px=cell_px,
-                            title=f"First-layer filters (rows of W): {n_show} hidden units per training noise "
-                                  f"level, same start")
+def filters_figure(arrays: dict[str, np.ndarray], config: FiltersConfig, n_show: int, cell_px: int = 40,
+                   epoch: int | None = None):
+    """The filter grid of a run: its latest filters, or (`epoch`) its snapshots after that epoch
+    (`arrays['filter_epochs']`: levels x epochs x filters x H x W; a level not yet there is blank)."""
+    images = arrays["filters"] if epoch is None else arrays["filter_epochs"][:, epoch - 1]
+    shown = min(n_show, images.shape[1])
+    when = "" if epoch is None else f" after epoch {epoch}"
+    return filters_by_level(images[:, :shown], config.levels, noise_kind=config.noise_kind, cell_px=cell_px,
+                            title=f"First-layer filters (rows of W): {shown} hidden units per training noise "
+                                  f"level, same start{when}")
 
 
 def curves_figure(arrays: dict[str, np.ndarray], config: FiltersConfig):
     return level_curves(arrays["test_curves"], config.levels, noise_kind=config.noise_kind,
                         total_epochs=config.epochs)
+
+
+def shipped_config(record: dict) -> FiltersConfig:
+    """The FiltersConfig a shipped result was run with (fields this version does not know are dropped)."""
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(FiltersConfig)}
+    fields = {k: (tuple(v) if isinstance(v, list) else v) for k, v in record.get("config", {}).items() if k in known}
+    return FiltersConfig(**fields)
+
+
+def describe(config: FiltersConfig) -> str:
+    images = "all training images" if not config.n_train else f"{config.n_train} images"
+    return f"{config.n_hidden} hidden units, {config.epochs} epochs, {images}"
 
 
 def blank_arrays(config: FiltersConfig) -> dict[str, np.ndarray]:
@@ -73,25 +95,74 @@ class FiltersApp(App):
                                    tooltip="enlarge the filters (redraws, no training)")
         self.train_button = W.Button(description="train", icon="play", button_style="primary",
                                      tooltip="train one autoencoder per noise level with these settings")
+        self.gate = PauseGate()
+        self.pause_button = W.Button(description="pause", icon="pause", disabled=True, layout=W.Layout(width="110px"),
+                                     tooltip="pause training at the end of this epoch (continue where it stopped)")
+        self.step_button = W.Button(description="step", icon="step-forward", disabled=True,
+                                    layout=W.Layout(width="110px"),
+                                    tooltip="train one more epoch, then pause")
+        self.epoch = W.IntSlider(value=base.epochs, min=1, max=base.epochs, description="epoch", style=WIDE,
+                                 continuous_update=True, disabled=True,
+                                 tooltip="show your run's filters after this epoch (the last: the latest; "
+                                         "redraws from the snapshots kept every epoch, no training)")
         self.runner = Runner("training")
+        self.shipped = open_shipped(EXPERIMENT, self.runner)
         self.stats = W.HTML()
         self.arrays: dict[str, np.ndarray] | None = None
+        self.metrics: dict | None = None  # the shown run's metrics (the table's "your run" column)
         self.shown_config = base
         empty = blank_arrays(base)
-        self.filter_fig = figure_widget(filters_figure(empty, base, self.n_show.value, self.cell_px.value))
-        self.curve_fig = figure_widget(curves_figure(empty, base))
+        self.filter_fig = figure_widget(self._filters(empty, base))
+        self.curve_fig = figure_widget(self._curves(empty, base))
         self.runner.figures = [self.filter_fig, self.curve_fig]
         self.train_button.on_click(lambda _: self.train())
+        self.runner.on_finish.append(lambda: self._play_controls(busy=False))
+        self.pause_button.on_click(lambda _: self.toggle_pause())
+        self.step_button.on_click(lambda _: self.step())
         self.n_show.observe(lambda _: self.redraw(), names="value")
         self.cell_px.observe(lambda _: self.redraw(), names="value")
-        controls = W.VBox([W.HBox([self.noise_kind, self.levels]), W.HBox([self.hidden, self.epochs]),
-                           W.HBox([self.train_button, self.n_show, self.cell_px])])
+        self.epoch.observe(lambda _: self.redraw(full=False), names="value")
+        training = [W.HBox([self.noise_kind, self.levels]), W.HBox([self.hidden, self.epochs])]
+        play = W.HBox([self.train_button, self.pause_button, self.step_button, self.epoch])
         intro = ("Each block shows the same hidden units after training with a different amount of input noise, "
                  "all from one random start. Look for noise turning grey speckle into strokes and blobs.")
-        super().__init__([header("Denoising autoencoder filters across noise levels", intro, self.device), controls,
-                          self.runner.widget, self.filter_fig, self.stats, self.curve_fig])
+        # the settings in the page address (`?hidden=500&levels=0,0.5`), a copy-link and a reset button
+        self.url_state = UrlState({"noise": self.noise_kind, "levels": self.levels, "hidden": self.hidden,
+                                   "epochs": self.epochs, "shown": self.n_show, "size": self.cell_px})
+        top = W.VBox([header("Denoising autoencoder filters across noise levels", intro, self.device),
+                      self.url_state.widget])
+        if self.shipped is None:
+            super().__init__([top, W.VBox([*training, play, W.HBox([self.n_show, self.cell_px])]),
+                              self.runner.widget, self.filter_fig, self.stats, self.curve_fig])
+        else:
+            full = self.shipped
+            self.full_config = shipped_config(full.record)
+            self.n_show.max = max(self.n_show.max, full.arrays["filters"].shape[1])
+            self.full_filter_fig = figure_widget(self._filters(full.arrays, self.full_config))
+            self.full_curve_fig = figure_widget(self._curves(full.arrays, self.full_config))
+            self.full_stats = W.HTML(filter_stats_html(self.full_config.levels, self._full_stats(),
+                                                       self.full_config.noise_kind))
+            self.run_caption = W.HTML(run_caption_html(self.scale, "not run yet: press train below"))
+            self.table = W.HTML(tier_table(full, None, scale=self.scale))
+            super().__init__([top, W.HBox([self.n_show, self.cell_px]),
+                              side_by_side([W.HTML(caption_html(full, describe(self.full_config))),
+                                            self.full_filter_fig, self.full_stats, self.full_curve_fig],
+                                           [self.run_caption, self.filter_fig, self.stats, self.curve_fig]),
+                              self.table, try_it_html(self.scale), *training, play, self.runner.widget])
+        page_query(self.url_state.apply)  # a page opened from a link starts on its settings
         if autostart:
-            self.train()
+            self.train(train=self.shipped is None)  # on a shipped result, opening trains nothing
+
+    def _full_stats(self) -> dict:
+        return filter_stats_from_metrics(self.shipped.metrics, self.full_config.levels)
+
+    def _filters(self, arrays: dict[str, np.ndarray], config: FiltersConfig, epoch: int | None = None):
+        fig = filters_figure(arrays, config, self.n_show.value, self.cell_px.value, epoch)
+        return wrap_title(fig) if self.shipped is not None else fig  # half the page beside the full tier
+
+    def _curves(self, arrays: dict[str, np.ndarray], config: FiltersConfig):
+        fig = curves_figure(arrays, config)
+        return wrap_title(fig) if self.shipped is not None else fig
 
     def config(self) -> FiltersConfig:
         """The experiment's preset for this scale with the controls' values."""
@@ -99,50 +170,111 @@ class FiltersApp(App):
         return self.experiment.config(self.scale, noise_kind=self.noise_kind.value, levels=levels,
                                       n_hidden=self.hidden.value, epochs=self.epochs.value)
 
-    def train(self) -> None:
-        """Show a cached run at once, else run the experiment in the background, redrawing every epoch."""
+    def train(self, train: bool = True) -> None:
+        """Show a cached run at once, else run the experiment in the background, redrawing every
+        epoch (`train=False`: only a cached run is shown)."""
         config = self.config()
-        self.n_show.max = min(config.n_show, config.n_hidden)
+        self.n_show.max = max(min(config.n_show, config.n_hidden),
+                              self.shipped.arrays["filters"].shape[1] if self.shipped is not None else 1)
 
         def task(job):
             live = blank_arrays(config)
+            if self.shipped is not None:  # the table's last column and the caption follow the new run
+                self.metrics = None
+                self.table.value = tier_table(self.shipped, None, scale=self.scale)
+                self.run_caption.value = run_caption_html(self.scale, f"training: {describe(config)}")
 
             def epoch_done(i: int, epoch: int, filters: np.ndarray, metrics: dict) -> None:
                 if live["filters"].shape[1:] != filters.shape:  # the first epoch tells the image size
                     live["filters"] = np.full((len(config.levels), *filters.shape), np.nan, np.float32)
+                if "filter_epochs" not in live:
+                    live["filter_epochs"] = np.full((len(config.levels), config.epochs, *filters.shape), np.nan,
+                                                    np.float16)
                 live["filters"][i] = filters
+                live["filter_epochs"][i, epoch - 1] = filters  # the scrubber's snapshots
                 live["test_curves"][i, epoch - 1] = metrics["test_reconstruction"]
                 job.epoch = epoch
                 self.show(config, {k: v.copy() for k, v in live.items()})
+                label = f"{100 * config.levels[i]:g}% noise"
+                self.gate.checkpoint(job.stop, on_pause=lambda: self._paused(epoch, config.epochs, label))
 
             result = run_filters(config, job_context(job, self.device, self.scale), on_epoch=epoch_done)
             arrays = dict(result.arrays)
-            for stat in STATS:
-                arrays[stat] = np.asarray([result.metrics[f"nu={v:g}"][stat] for v in config.levels], np.float32)
-            return arrays
+            if "filter_epochs" in live:
+                arrays["filter_epochs"] = live["filter_epochs"]
+            for stat, values in filter_stats_from_metrics(result.metrics, config.levels).items():
+                arrays[stat] = np.asarray(values, np.float32)
+            return arrays, {"metrics": result.metrics}
 
-        self.cached_or_start("filters", config, task, lambda arrays: self.show(config, arrays), label="training…",
-                             cached_status="loaded from cache (trained before with these settings)")
+        self.gate.resume()
+        self.cached_or_start("filters", config, task, lambda arrays, info: self.show(config, arrays, info),
+                             label="training…",
+                             cached_status="loaded from cache (trained before with these settings)",
+                             with_info=True, train=train,
+                             idle_status="showing the shipped full tier; press train to try it yourself")
+        self._play_controls()
 
-    def show(self, config: FiltersConfig, arrays: dict[str, np.ndarray]) -> None:
+    # -- play / pause / step (the training thread waits at an epoch end; nothing is lost)
+    def toggle_pause(self) -> None:
+        if self.gate.paused:
+            self.gate.resume()
+            self.runner.status.value = "training…"
+        else:
+            self.gate.pause()
+            self.runner.status.value = "pausing at the end of this epoch…"
+        self._play_controls()
+
+    def step(self) -> None:
+        self.gate.step()
+        self.runner.status.value = "training one more epoch…"
+        self._play_controls()
+
+    def _paused(self, epoch: int, epochs: int, label: str) -> None:
+        self.runner.status.value = f"paused after epoch {epoch} of {epochs} ({label}): continue or step"
+        self._play_controls()
+
+    def _play_controls(self, busy: bool | None = None) -> None:
+        """Pause/continue and step only while a run trains; the button names what it will do."""
+        busy = self.runner.busy if busy is None else busy
+        self.pause_button.disabled = self.step_button.disabled = not busy
+        self.pause_button.description, self.pause_button.icon = (("continue", "play") if self.gate.paused and busy
+                                                                 else ("pause", "pause"))
+
+    def show(self, config: FiltersConfig, arrays: dict[str, np.ndarray], info: dict | None = None) -> None:
         self.shown_config, self.arrays = config, arrays
+        self._scrubber(config, arrays)
+        if info is not None:
+            self.metrics = info.get("metrics")
+            if self.shipped is not None:
+                self.table.value = tier_table(self.shipped, self.metrics, scale=self.scale)
+                self.run_caption.value = run_caption_html(self.scale, describe(config))
         self.redraw()
-        refresh_figure(self.curve_fig, curves_figure(arrays, config))
+        refresh_figure(self.curve_fig, self._curves(arrays, config))
 
-    def redraw(self) -> None:
-        """Redraw the filter grid from the stored filters (no training)."""
+    def _scrubber(self, config: FiltersConfig, arrays: dict[str, np.ndarray]) -> None:
+        """The epoch slider spans the run's epochs; at its end it shows the latest filters (and
+        follows a live run); it is usable once the run kept per-epoch snapshots."""
+        at_end = self.epoch.value >= self.epoch.max
+        self._drawing = True  # moving the slider here must not draw twice
+        try:
+            self.epoch.max = config.epochs
+            if at_end or self.epoch.value > config.epochs:
+                self.epoch.value = config.epochs
+        finally:
+            self._drawing = False
+        self.epoch.disabled = "filter_epochs" not in arrays
+
+    def redraw(self, full: bool = True) -> None:
+        """Redraw the filter grids from the stored filters (no training); `full=False`: only your run's."""
+        if getattr(self, "_drawing", False):
+            return
+        if self.shipped is not None and full:
+            refresh_figure(self.full_filter_fig, self._filters(self.shipped.arrays, self.full_config))
         if self.arrays is None:
             return
         config = self.shown_config
-        refresh_figure(self.filter_fig, filters_figure(self.arrays, config, self.n_show.value, self.cell_px.value))
-        if all(stat in self.arrays for stat in STATS):
-            rows = "".join(f"<tr><td>{level_label(level, config.noise_kind)}</td><td>{share:.0%}</td>"
-                           f"<td>{change:.2f}</td></tr>" for level, share, change in
-                           zip(config.levels, self.arrays["near_uniform_share"], self.arrays["change"]))
-            self.stats.value = (
-                "<table style='border-collapse:collapse;margin:6px 0' cellpadding='4'><tr><th align='left'>level</th>"
-                "<th align='left'>near-uniform</th><th align='left'>change from start</th></tr>" + rows + "</table>"
-                "<div style='color:#555;max-width:60em'><b>near-uniform</b>: share of filters that still look like "
-                "grey speckle (no stroke or blob emerged; lower = more features learnt). <b>change from start</b>: "
-                "how far training moved the filters from the shared random start (1 − cosine similarity; "
-                "0 = unchanged).</div>")
+        epoch = (self.epoch.value if "filter_epochs" in self.arrays and self.epoch.value < config.epochs
+                 else None)  # the slider's end: the latest filters
+        refresh_figure(self.filter_fig, self._filters(self.arrays, config, epoch))
+        self.stats.value = filter_stats_html(config.levels, {k: self.arrays[k] for k in STATS if k in self.arrays},
+                                             config.noise_kind)

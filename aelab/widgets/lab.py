@@ -20,6 +20,11 @@ Voila settings and why (REFERENCES.md, "Dashboards in Voila"):
   are culled.
 - `--show_tracebacks=True` only with `--tracebacks` (for debugging a dashboard).
 
+The home page (`/`) is the lab's own landing page, one card per dashboard (title, picture, one
+line), self-contained so it works offline (`aelab.widgets.landing`); Voila's file list stays
+at `/voila/tree`. `--print-command` prints the plain `voila` command, which serves the file
+list at `/` instead.
+
 Holding up under visitors (`check_port`, `voila_argv`):
 - The port is checked before Voila starts (in range, free on 127.0.0.1), and
   `--Voila.port_retries=0` stops Voila from moving to another port while aelab prints links
@@ -162,9 +167,8 @@ def serve(folder: Path, argv: list[str], port: int) -> int:
     """Run Voila in this process until interrupted (Ctrl-C), after checking that `port` is free."""
     import warnings
 
-    from voila.app import Voila
-
     from aelab.device import describe_device, resolve_device
+    from aelab.widgets.landing import lab_voila_class
 
     check_port(port)
     # a whole dict on the command line (the Host-check settings) is deprecated in traitlets 5, not gone
@@ -172,9 +176,9 @@ def serve(folder: Path, argv: list[str], port: int) -> int:
     links = urls(folder, port)
     print(f"aelab lab: serving {len(links) - 1} dashboards from {folder}")
     print(f"aelab lab: kernels will run on {describe_device(resolve_device('auto'))}")
-    print(f"aelab lab: open {links[0]}")
+    print(f"aelab lab: open {links[0]} (one card per dashboard)")
     for link in links[1:]:
         print(f"    {link}")
     sys.stdout.flush()
-    Voila.launch_instance(argv=argv)
+    lab_voila_class().launch_instance(argv=argv)  # Voila with the landing page at /
     return 0

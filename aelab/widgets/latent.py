@@ -71,6 +71,7 @@ class LatentApp(App):
                                                 "the raw pixels of the same images, for comparison"])
         self.runner = Runner("working")
         self.arrays: dict[str, np.ndarray] | None = None
+        self._pca: dict[str, np.ndarray] = {}  # PCA of each source's points, for instant switches
         self._images_name = f"aelab_latent_{uuid.uuid4().hex}"
         self.images = W.Output(layout=W.Layout(height="0px", overflow="hidden"))  # the hover images, sent once
         self.fig = StaticFigure(latent_scatter(np.zeros((0, 2)), np.zeros(0), method="pca",
@@ -101,6 +102,7 @@ class LatentApp(App):
 
     def _use_codes(self, arrays: dict[str, np.ndarray]) -> None:
         self.arrays = arrays
+        self._pca = {}
         self.images.outputs = ({"output_type": "display_data", "metadata": {},
                                 "data": {"text/plain": "", "text/html": images_script(arrays["images"],
                                                                                       self._images_name)}},)
@@ -117,8 +119,10 @@ class LatentApp(App):
             return
         method, source = self.method.value, self.source.value
         key = {"codes": dataclasses.asdict(self.config), "source": source, "method": method}
-        if method == "pca":
-            self.draw(embed_2d(self._points(), "pca"), method, source)
+        if method == "pca":  # computed once per source, then every switch only redraws
+            if source not in self._pca:
+                self._pca[source] = embed_2d(self._points(), "pca")
+            self.draw(self._pca[source], method, source)
             return
         points = self._points()
 

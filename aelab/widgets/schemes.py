@@ -17,8 +17,10 @@ from aelab.experiments import get
 from aelab.experiments.zhou import CurvesConfig, run_curves
 from aelab.viz.curves import final_errors
 from aelab.viz.dense import SCHEME_NAMES, curves_figure
+from aelab.viz.results import wrap_title
 from aelab.widgets.base import TOGGLES, WIDE, App, Runner, figure_widget, header, refresh_figure
 from aelab.widgets.experiment import job_context
+from aelab.widgets.shipped import caption_html, open_shipped, run_caption_html, side_by_side, tier_table, try_it_html
 
 EXPERIMENT = "zhou-curves"
 SCHEMES = ("L", "J")
@@ -30,6 +32,24 @@ def empty_curves(config: CurvesConfig) -> dict[str, np.ndarray]:
     `epochs` per layer, layer after layer; joint: `joint_epochs`)."""
     epochs = {"L": config.epochs * config.depth, "J": config.joint_epochs}
     return {f"{split}_{s}": np.full(epochs[s], np.nan, np.float32) for s in SCHEMES for split in ("train", "test")}
+
+
+def summary_html(arrays: dict[str, np.ndarray], who: str = "this run") -> str:
+    """The final test errors of both schemes and which is lower, once both are complete ('' before)."""
+    if not all(f"test_{s}" in arrays and len(arrays[f"test_{s}"]) and np.isfinite(arrays[f"test_{s}"]).all()
+               for s in SCHEMES):
+        return ""
+    last = final_errors({s: {"test": arrays[f"test_{s}"]} for s in SCHEMES})
+    lower = SCHEME_NAMES["J"] if last["J"]["test"] < last["L"]["test"] else SCHEME_NAMES["L"]
+    return (f"<p>Final test error: layer-wise {last['L']['test']:.2f}, joint {last['J']['test']:.2f} — {lower} is "
+            f"lower in {who} (paper: joint lower).<br><span style='color:#555'>Error = cross-entropy between a "
+            f"clean test image and the stack's reconstruction of it, per image (lower is better).</span></p>")
+
+
+def describe(config: dict) -> str:
+    """'noise σ 0.3, 200 epochs per layer, 200 joint epochs' from a zhou-curves config."""
+    return (f"noise σ {config.get('noise')}, {config.get('epochs')} epochs per layer, "
+            f"{config.get('joint_epochs')} joint epochs")
 
 
 class SchemesApp(App):
@@ -58,8 +78,9 @@ class SchemesApp(App):
                                                 "test images only"])
         self.summary = W.HTML()
         self.runner = Runner("training")
+        self.shipped = open_shipped(EXPERIMENT, self.runner)
         self.arrays: dict[str, np.ndarray] | None = None
-        self.fig = figure_widget(curves_figure(empty_curves(base), SCHEMES, TITLE))
+        self.fig = figure_widget(self._figure(empty_curves(base)))
         self.runner.figures = [self.fig]
         self.train_button.on_click(lambda _: self.train())
         self.log_y.observe(lambda _: self.redraw(), names="value")
@@ -68,22 +89,43 @@ class SchemesApp(App):
                  "(J) trains all layers together against the input, with Gaussian noise at every layer's input "
                  "(Zhou et al., eq. 8). Zhou et al. found joint training reaches a lower reconstruction error on "
                  "both training and test data (their Fig. 3).")
-        super().__init__([header("Joint vs layer-wise training", intro, self.device),
-                          W.HBox([self.noise, self.epochs, self.joint_epochs, self.train_button]),
-                          W.HBox([self.log_y, self.splits]), self.runner.widget, self.fig, self.summary])
+        top = header("Joint vs layer-wise training", intro, self.device)
+        training = W.HBox([self.noise, self.epochs, self.joint_epochs, self.train_button])
+        if self.shipped is None:
+            super().__init__([top, training, W.HBox([self.log_y, self.splits]), self.runner.widget, self.fig,
+                              self.summary])
+        else:
+            full = self.shipped
+            self.full_fig = figure_widget(self._figure(full.arrays))
+            self.full_summary = W.HTML(summary_html(full.arrays, "the full tier"))
+            self.run_caption = W.HTML(run_caption_html(self.scale, "not run yet: press train both below"))
+            self.table = W.HTML(tier_table(full, None, scale=self.scale))
+            super().__init__([top, W.HBox([self.log_y, self.splits]),
+                              side_by_side([W.HTML(caption_html(full, describe(full.config))), self.full_fig,
+                                            self.full_summary], [self.run_caption, self.fig, self.summary]),
+                              self.table, try_it_html(self.scale), training, self.runner.widget])
         if autostart:
-            self.train()
+            self.train(train=self.shipped is None)  # on a shipped result, opening trains nothing
+
+    def _figure(self, arrays: dict[str, np.ndarray]):
+        fig = curves_figure(arrays, SCHEMES, TITLE, splits=self.splits.value, log_y=self.log_y.value)
+        return wrap_title(fig) if self.shipped is not None else fig
 
     def config(self) -> CurvesConfig:
         """The experiment's preset for this scale with the controls' values."""
         return self.experiment.config(self.scale, noise=round(self.noise.value, 3), epochs=self.epochs.value,
                                       joint_epochs=self.joint_epochs.value)
 
-    def train(self) -> None:
+    def train(self, train: bool = True) -> None:
+        """Show a cached run at once, else train both schemes in the background (`train=False`:
+        only a cached run is shown)."""
         config = self.config()
 
         def task(job):
             live = empty_curves(config)
+            if self.shipped is not None:  # the table's last column and the caption follow the new run
+                self.table.value = tier_table(self.shipped, None, scale=self.scale)
+                self.run_caption.value = run_caption_html(self.scale, f"training: {describe(vars(config))}")
 
             def epoch_done(scheme: str, epoch: int, metrics: dict) -> None:
                 if scheme in SCHEMES:
@@ -92,24 +134,25 @@ class SchemesApp(App):
                     job.epoch = epoch
                     self.show({k: v.copy() for k, v in live.items()})
 
-            return run_curves(config, job_context(job, self.device, self.scale), on_epoch=epoch_done).arrays
+            result = run_curves(config, job_context(job, self.device, self.scale), on_epoch=epoch_done)
+            return result.arrays, {"metrics": result.metrics}
 
-        self.cached_or_start("schemes", config, task, self.show, label="training…")
+        self.cached_or_start("schemes", config, task, lambda arrays, info: self.show(arrays, info, config),
+                             label="training…", with_info=True, train=train,
+                             idle_status="showing the shipped full tier; press train both to try it yourself")
 
-    def show(self, arrays: dict[str, np.ndarray]) -> None:
+    def show(self, arrays: dict[str, np.ndarray], info: dict | None = None, config: CurvesConfig | None = None) -> None:
         self.arrays = {k: np.array(v) for k, v in arrays.items()}
+        if info is not None and self.shipped is not None:
+            self.table.value = tier_table(self.shipped, info.get("metrics"), scale=self.scale)
+            if config is not None:
+                self.run_caption.value = run_caption_html(self.scale, describe(vars(config)))
         self.redraw()
 
     def redraw(self) -> None:
+        if self.shipped is not None:
+            refresh_figure(self.full_fig, self._figure(self.shipped.arrays))
         if self.arrays is None:
             return
-        refresh_figure(self.fig, curves_figure(self.arrays, SCHEMES, TITLE, splits=self.splits.value,
-                                               log_y=self.log_y.value))
-        last = final_errors({s: {"test": self.arrays[f"test_{s}"]} for s in SCHEMES})
-        if all(np.isfinite(self.arrays[f"test_{s}"]).all() for s in SCHEMES):  # both schemes done
-            lower = SCHEME_NAMES["J"] if last["J"]["test"] < last["L"]["test"] else SCHEME_NAMES["L"]
-            self.summary.value = (f"<p>Final test error: layer-wise {last['L']['test']:.2f}, joint "
-                                  f"{last['J']['test']:.2f} — {lower} is lower in this run "
-                                  f"(paper: joint lower).<br><span style='color:#555'>Error = cross-entropy "
-                                  f"between a clean test image and the stack's reconstruction of it, per image "
-                                  f"(lower is better).</span></p>")
+        refresh_figure(self.fig, self._figure(self.arrays))
+        self.summary.value = summary_html(self.arrays)
