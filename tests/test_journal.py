@@ -84,7 +84,7 @@ def test_reproduce_resumes_a_stopped_run(tmp_path):
     folder = reproduce("zhou-curves", scale="smoke", out=tmp_path / "run", device="cpu")
     result, arrays = read_result(folder)
     expected, expected_arrays = read_result(fresh)
-    assert result["resumed_phases"] >= 2
+    assert result["resumed_phases"] >= 2 and result["resumed_training_seconds"] > 0
     assert not (tmp_path / "run" / JOURNALS).exists()  # removed with the result
     assert result["command"] == f"aelab reproduce zhou-curves --scale smoke --seed 0 --out {tmp_path / 'run'} --device cpu"
     for key in ("train_L", "test_L", "train_J", "test_J"):

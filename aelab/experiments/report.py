@@ -50,6 +50,10 @@ def _format(values: dict[str, Any], key: str) -> str:
     return text if interval is None else f"{text} ± {interval:.{2 if interval < 10 else 0}f}"
 
 
+def _minutes(record: dict[str, Any]) -> float:
+    return (record.get("seconds", 0) + record.get("resumed_training_seconds", 0)) / 60
+
+
 def results(tier: str, root: Path | None = None) -> dict[str, dict[str, Any]]:
     """{experiment: result.json} of every shipped result of `tier`."""
     folder = (root or settings.results_root()) / tier
@@ -69,7 +73,7 @@ def rows(root: Path | None = None) -> list[dict[str, str]]:
                 continue
             out.append({"experiment": name, "cell": key, "paper": _format(full["paper"], key),
                         "full": _format(full["metrics"], key), "teach": _format(teach.get("metrics", {}), key),
-                        "minutes": f"{full.get('seconds', 0) / 60:.0f}"})
+                        "minutes": f"{_minutes(full):.0f}"})
     return out
 
 
@@ -80,9 +84,10 @@ def markdown(root: Path | None = None) -> str:
         lines.append(f"| {row['experiment']} | {row['cell']} | {row['paper']} | {row['full']} | {row['teach']} |")
     full = results("full", root)
     lines.append("")
-    lines.append("Full-tier runs (this 2-core CPU): " + (", ".join(
-        f"{name} {record.get('seconds', 0) / 60:.0f} min ({len(record.get('deviations', []))} deviations)"
-        for name, record in full.items()) or "none yet") + ".")
+    lines.append("Full-tier runs (this 2-core CPU; minutes of the last process plus the training of phases "
+                 "it resumed): " + (", ".join(
+                     f"{name} {_minutes(record):.0f} min ({len(record.get('deviations', []))} deviations)"
+                     for name, record in full.items()) or "none yet") + ".")
     return "\n".join(lines)
 
 

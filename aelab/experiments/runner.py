@@ -148,6 +148,8 @@ def reproduce(name: str, *, scale: str = "smoke", dataset: str | None = None, de
         "metrics": result.metrics, "paper": result.paper,
         "notes": result.notes, "env": environment(ctx.device), "seconds": seconds,
         "resumed_phases": ctx.journal.restored if ctx.journal is not None else 0,
+        # "seconds" is this process's; the restored epochs were trained by earlier ones in this long
+        "resumed_training_seconds": ctx.journal.restored_seconds if ctx.journal is not None else 0.0,
         "models": sorted(result.models),
     }
     _check_destination(folder)  # again: the run took a while

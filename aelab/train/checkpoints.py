@@ -252,6 +252,7 @@ class Journal:
         self.every = float(every_seconds)
         self.log = log or (lambda message: None)
         self.restored = 0  # phases found in the journal this run
+        self.restored_seconds = 0.0  # the training time of their epochs, spent by earlier processes
         self._seen: dict[str, int] = {}
 
     def scoped(self, label: str) -> "_Scope":
@@ -293,6 +294,7 @@ class JournalPhase:
         if state.best_weights:
             state.best_weights = {k: v.to(device) for k, v in state.best_weights.items()}
         self.journal.restored += 1
+        self.journal.restored_seconds += sum(float(h.get("seconds", 0.0)) for h in state.history)
         self.journal.log(f"journal: {self.key} resumes after epoch {state.epoch}"
                          + (" (finished)" if state.finished else ""))
         return state
