@@ -42,7 +42,11 @@ from aelab.models.dense import _derivative as derivative
 
 
 def _derivative(unit: str, h: torch.Tensor) -> torch.Tensor | None:
-    """s'(a) from h = s(a); None for linear units (s' = 1, no pass needed)."""
+    """s'(a) from h = s(a), in one pass; None for linear units (s' = 1, no pass needed)."""
+    if unit == "sigmoid":
+        return torch.addcmul(h, h, h, value=-1.0)  # h (1 - h) = h - h^2
+    if unit == "tanh":
+        return 1 - h * h
     return None if unit == "linear" else derivative(unit, h)
 
 
@@ -108,8 +112,10 @@ class FusedDenseStep:
         # --- the reconstruction loss and its gradient dp_1 ------------------------------------
         bottom, p = layers[0], outputs[0]
         if bottom.loss_kind == "cross-entropy":
-            terms["reconstruction"] = F.binary_cross_entropy_with_logits(p, x, reduction="sum") / n
-            dp = torch.sigmoid(p).sub_(x).div_(n)
+            # sum_b L_H = sum softplus(p) - sum x p: one pass and a dot product (no temporaries);
+            # then p itself becomes dp = (sigmoid(p) - x) / B
+            terms["reconstruction"] = (F.softplus(p).sum() - torch.dot(x.reshape(-1), p.reshape(-1))) / n
+            dp = p.sigmoid_().sub_(x).mul_(1.0 / n)
         else:
             r = _ACT[bottom.decoder_unit](p)
             diff = r - x
@@ -145,7 +151,7 @@ class FusedDenseStep:
                 terms[self._name("sparsity_kl", i)] = layer.sparsity_kl * kl.sum()
                 slope = (-(rho / clamped) + (1 - rho) / (1 - clamped)) * (rate == clamped)
                 dh = dh + (layer.sparsity_kl / n) * slope
-            da = dh * s if s is not None else dh
+            da = dh.mul_(s) if s is not None else dh  # dh is always this step's own fresh tensor
             dW_extra = None
             if reg and layer.contractive > 0:
                 q = layer.W.pow(2).sum(1)  # [H]
