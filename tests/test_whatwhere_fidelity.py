@@ -30,7 +30,7 @@ def test_full_presets_use_the_papers_networks_and_all_training_images():
     for name in NAMES:  # the full presets differ from the paper presets only in training length and the search
         differ = {f.name for f in dataclasses.fields(paper[name])
                   if getattr(paper[name], f.name) != getattr(get(name).presets["full"], f.name)}
-        assert differ <= {"epochs", "lambdas", "n_draws"}, (name, differ)
+        assert differ <= {"epochs", "lambdas", "n_draws", "more_labels"}, (name, differ)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -179,3 +179,22 @@ def test_the_what_where_models_are_kept_small_and_reload(tmp_path, mnist_root):
                   for p in SWWAE(f"{full_unpool.convs}-{size}p").parameters())
     weights += sum(p.numel() for p in SWWAE(full_translation.spec, pooling="soft").parameters())
     assert 2 * weights < 1_000_000
+
+
+def test_more_label_counts_run_in_one_result_with_suffixed_cells(tmp_path, mnist_root):
+    folder = reproduce("zhao-semisup", scale="smoke", out=tmp_path, device="cpu",
+                       overrides=dict(n_labels=100, more_labels=(1000,), compare_baseline=False, **TINY_SEMISUP))
+    result, _ = read_result(folder)
+    m, paper = result["metrics"], result["paper"]
+    assert paper["test_error_percent"] == TABLE5["swwae_dropout"][100]
+    assert paper["test_error_percent_N1000"] == TABLE5["swwae_dropout"][1000]
+    assert m["target_test_error_percent_N1000"] == TARGETS[1000]
+    assert 0 <= m["test_error_percent_N1000"] <= 100 and 0 <= m["test_error_percent"] <= 100
+    assert "label_pool_N1000" not in m and "N = 1000:" in result["notes"]
+
+
+def test_repeated_or_odd_label_counts_fail_before_training(mnist_root):
+    experiment = get("zhao-semisup")
+    for bad in ((100,), (25,)):
+        with pytest.raises(ValueError):
+            experiment.config("smoke", n_labels=100, more_labels=bad).check()

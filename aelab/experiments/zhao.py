@@ -13,7 +13,7 @@ MNIST's 60,000 training images are the lab's `train` split (the first 50,000) fo
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -313,12 +313,15 @@ class SemisupConfig:
     the 'train' protocol (first draw). 'train' (Table 4): labels drawn from the lab's 50,000
     train split, the rest of it unlabelled, validation error on the other 10,000 (and test error).
     n_draws label draws (seeds label_seed, label_seed + 1, ...; a fresh initialisation each)
-    give the mean and spread (sample standard deviation) of the errors.
+    give the mean and spread (sample standard deviation) of the errors. `more_labels` repeats
+    all of it for further N in the same run (the metrics and paper cells of N = n_labels keep
+    their names; those of another N end in `_N<N>`, e.g. `test_error_percent_N1000`).
     """
 
     dataset: str = "mnist"
     spec: str = "(64)5c-2p-(64)3c-2p-(64)3c-2p-10fc"
     n_labels: int = 100
+    more_labels: tuple[int, ...] = ()  # further N, run after n_labels the same way; their metrics end in _N<N>
     variant: str = "swwae"  # one of VARIANTS (Table 4's rows; baseline: the same network, lambda_L2* = 0)
     dropout: float = 0.5  # on the fc layer; 0 = "without dropout"
     lambdas: tuple[float, ...] = (0.2, 0.4, 0.8, 1.6)  # lambda_L2* grid (swwae, noL2M), chosen on validation error
@@ -409,8 +412,11 @@ def _check_semisup(config: SemisupConfig) -> None:
         raise ValueError(f"lambdas must be a non-empty grid of values >= 0, got {config.lambdas}")
     if config.n_draws < 1:
         raise ValueError(f"n_draws must be at least 1, got {config.n_draws}")
-    if config.n_labels <= 0 or config.n_labels % 10:
-        raise ValueError(f"n_labels={config.n_labels} must be a positive multiple of the 10 classes")
+    for n in (config.n_labels, *config.more_labels):
+        if not isinstance(n, int) or n <= 0 or n % 10:
+            raise ValueError(f"n_labels={n!r} must be a positive multiple of the 10 classes")
+    if len({config.n_labels, *config.more_labels}) != 1 + len(config.more_labels):
+        raise ValueError(f"more_labels={config.more_labels} repeats an N (n_labels={config.n_labels})")
     if not 1 <= config.n_valid <= N_TRAINING - N_TRAIN_SPLIT:
         raise ValueError(f"n_valid={config.n_valid}: the validation split holds {N_TRAINING - N_TRAIN_SPLIT} images")
     if not 0 < config.labelled_per_batch < config.batch_size:
@@ -419,20 +425,46 @@ def _check_semisup(config: SemisupConfig) -> None:
     SWWAE(config.spec, input_size=SIZE, conv_dropout=config.conv_dropout, lambda_l1=config.l1_weight)  # spec errors
 
 
+def _semisup_models(config: SemisupConfig) -> int:
+    """How many models one N trains (the progress bar's steps)."""
+    grid = _grid(config)
+    select = len(grid) > 1
+    with_baseline = config.compare_baseline and config.variant != "baseline"
+    reuse = select and config.label_pool == "train"
+    return (len(grid) if select else 0) + config.n_draws * (1 + with_baseline) - (1 if reuse else 0)
+
+
 def run_semisup(config: SemisupConfig, ctx: RunContext) -> Result:
+    """Every N of the config (n_labels, then more_labels), one after another."""
     _check_semisup(config)
+    x_all, y_all = training_images(config.dataset, None, ctx.device)
+    x_test, y_test = data.images(config.dataset, "test", config.n_test, size=SIZE, device=ctx.device)
+    counts = (config.n_labels, *config.more_labels)
+    per_n = _semisup_models(config)
+    results = [_semisup_one(replace(config, n_labels=n, more_labels=()), ctx, (x_all, y_all, x_test, y_test),
+                            k * per_n, per_n * len(counts), prefix="" if k == 0 else f"N={n} ")
+               for k, n in enumerate(counts)]
+    first = results[0]
+    for n, other in zip(counts[1:], results[1:]):
+        first.metrics.update({f"{key}_N{n}": value for key, value in other.metrics.items()
+                              if key not in ("label_pool", "label_draws")})
+        first.paper.update({f"{key}_N{n}": value for key, value in other.paper.items()})
+        first.arrays.update({f"{key}_N{n}": value for key, value in other.arrays.items()})
+        first.notes += f" N = {n}: " + other.notes
+    return first
+
+
+def _semisup_one(config: SemisupConfig, ctx: RunContext, images, step: int, total: int, prefix: str = "") -> Result:
+    """One N: the lambda_L2* selection (if a grid), then every label draw (and its baseline)."""
+    x_all, y_all, x_test, y_test = images
     grid = _grid(config)
     select = len(grid) > 1
     seeds = [config.label_seed + k for k in range(config.n_draws)]
-    x_all, y_all = training_images(config.dataset, None, ctx.device)
     x_train, y_train = x_all[:N_TRAIN_SPLIT], y_all[:N_TRAIN_SPLIT]  # the lab's train split
     x_valid, y_valid = x_all[N_TRAIN_SPLIT:][: config.n_valid], y_all[N_TRAIN_SPLIT:][: config.n_valid]
-    x_test, y_test = data.images(config.dataset, "test", config.n_test, size=SIZE, device=ctx.device)
     x_pool, y_pool = (x_train, y_train) if config.label_pool == "train" else (x_all, y_all)
     reuse = select and config.label_pool == "train"  # the first draw's selection run is its evaluation run
     with_baseline = config.compare_baseline and config.variant != "baseline"
-    total = (len(grid) if select else 0) + len(seeds) * (1 + with_baseline) - (1 if reuse else 0)
-    step = 0
 
     def percent_error(model, x, y) -> float:
         return 100 * classification_error_fraction(model, x, y)
@@ -445,10 +477,10 @@ def run_semisup(config: SemisupConfig, ctx: RunContext) -> Result:
         parts = _draw(x_train, y_train, config, seeds[0])
         for lam in grid:
             model = _semisup_run(config, ctx, lam, config.variant, parts, step, total,
-                                 f"select draw {seeds[0]}: {config.variant} lambda={lam:g}", ctx.seed)
+                                 f"{prefix}select draw {seeds[0]}: {config.variant} lambda={lam:g}", ctx.seed)
             step += 1
             valid_errors[f"{lam:g}"] = percent_error(model, x_valid, y_valid)
-            ctx.log(f"{config.variant} lambda_L2*={lam:g}: validation error {valid_errors[f'{lam:g}']:.2f}%")
+            ctx.log(f"{prefix}{config.variant} lambda_L2*={lam:g}: validation error {valid_errors[f'{lam:g}']:.2f}%")
             if reuse:
                 selected[lam] = model
         chosen = min(grid, key=lambda lam: valid_errors[f"{lam:g}"])
@@ -466,12 +498,12 @@ def run_semisup(config: SemisupConfig, ctx: RunContext) -> Result:
                 model = selected[lam]
             else:
                 model = _semisup_run(config, ctx, lam, variant, parts, step, total,
-                                     f"draw {seed}: {variant} lambda={lam:g}", ctx.seed + k)
+                                     f"{prefix}draw {seed}: {variant} lambda={lam:g}", ctx.seed + k)
                 step += 1
             errors[f"{prefix}test"].append(percent_error(model, x_test, y_test))
             if config.label_pool == "train":
                 errors[f"{prefix}valid"].append(percent_error(model, x_valid, y_valid))
-            ctx.log(f"draw {seed}, {variant}: test error {errors[f'{prefix}test'][-1]:.2f}%")
+            ctx.log(f"{prefix}draw {seed}, {variant}: test error {errors[f'{prefix}test'][-1]:.2f}%")
         selected.clear()
 
     n = config.n_labels
@@ -590,11 +622,12 @@ EXPERIMENTS = [
                                    n_valid=200, n_test=200, epochs=1, batch_size=50, labelled_per_batch=10),
             "teach": SemisupConfig(spec="(16)5c-2p-(16)3c-2p-(16)3c-2p-10fc", lambdas=(0.4, 1.6), n_unlabelled=3000,
                                    n_valid=1000, n_test=2000, epochs=2, batch_size=100, labelled_per_batch=20, lr=2e-3),
-            "full": SemisupConfig(lambdas=(0.4,), n_draws=3, epochs=6),
-            "paper": SemisupConfig(n_draws=3),
+            "full": SemisupConfig(lambdas=(0.4,), n_draws=3, epochs=6, more_labels=(1000,)),
+            "paper": SemisupConfig(n_draws=3, more_labels=(600, 1000, 3000)),
         },
         deviations={"full": (
             "epochs: 6 (an epoch is one pass over the unlabelled images; the paper does not say how long it trained)",
+            "N = 100 and N = 1000 only (the paper's Table 5 also has N = 600 and 3000); about an hour each",
             "lambda_L2* = 0.4 fixed, not chosen on validation for each N (Fig. 5 shows MNIST's validation curve "
             "without values; 0.4 is the paper's choice with dropout on SVHN, Table 1)",
             "3 label draws (seeds 0, 1, 2); the paper averages 'several rounds' without saying how many",
