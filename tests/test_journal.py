@@ -90,3 +90,38 @@ def test_reproduce_resumes_a_stopped_run(tmp_path):
     for key in ("train_L", "test_L", "train_J", "test_J"):
         assert arrays[key] == pytest.approx(expected_arrays[key], rel=1e-5), key
     assert result["deviations"] == []
+
+
+def test_a_stopped_dictionary_learning_resumes_at_the_next_alternation(tmp_path):
+    from aelab.train.dictionary import learn_dictionary
+
+    X = torch.rand(60, 16, generator=torch.Generator().manual_seed(0))
+    init = X[:8].clone()
+
+    def model():
+        return build_model("sparse-coding", n_visible=16, n_hidden=8, lam=0.1, n_iter=30,
+                           generator=torch.Generator().manual_seed(0))
+
+    whole = model()
+    _, history = learn_dictionary(whole, X, 4, init=init)
+
+    calls = []
+
+    def stop_at_third():
+        calls.append(1)
+        if len(calls) == 3:
+            raise Stopped("stopped")
+
+    journal = Journal(tmp_path, every_seconds=0)
+    first = model()
+    with pytest.raises(Stopped):
+        learn_dictionary(first, X, 4, init=init,
+                         callbacks=Callbacks(check_stop=stop_at_third, journal=journal.scoped("dict")))
+    seen = []
+    again = model()
+    journal = Journal(tmp_path, every_seconds=0)
+    _, resumed = learn_dictionary(again, X, 4, init=init, callbacks=Callbacks(
+        on_epoch=lambda it, m: seen.append(it), journal=journal.scoped("dict")))
+    assert journal.restored == 1 and seen == [1, 2, 3, 4]  # two replayed, two trained
+    assert [h["objective"] for h in resumed] == pytest.approx([h["objective"] for h in history], rel=1e-6)
+    assert torch.allclose(again.D, whole.D, atol=1e-6)

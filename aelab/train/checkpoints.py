@@ -278,6 +278,7 @@ class JournalPhase:
     def __init__(self, journal: Journal, key: str, folder: Path) -> None:
         self.journal, self.key, self.folder = journal, key, folder
         self._saved = time.monotonic()
+        self.extra: dict[str, torch.Tensor] = {}  # the tensors saved with `save(..., extra=)`, after `restore`
 
     def restore(self, model: torch.nn.Module, params: list[torch.nn.Parameter]) -> LoopState | None:
         """Load the phase's weights into `model` and return its loop state (None: not begun)."""
@@ -288,7 +289,7 @@ class JournalPhase:
         content = load_config(self.folder)
         if content.get("phase") != self.key:
             raise CheckpointError(f"{self.folder} belongs to phase {content.get('phase')!r}, not {self.key!r}")
-        load_into(model, self.folder)
+        self.extra = load_into(model, self.folder)
         state = _read_state(self.folder, model, content, params)
         device = next(iter(model.state_dict().values())).device
         if state.best_weights:
@@ -299,10 +300,12 @@ class JournalPhase:
                          + (" (finished)" if state.finished else ""))
         return state
 
-    def save(self, model: torch.nn.Module, state: LoopState, final: bool = False) -> None:
-        """Write the phase (at most every `every_seconds`, always when `final`)."""
+    def save(self, model: torch.nn.Module, state: LoopState, final: bool = False,
+             extra: dict[str, torch.Tensor] | None = None) -> None:
+        """Write the phase (at most every `every_seconds`, always when `final`); `extra`: more
+        tensors the loop needs to continue (back in `self.extra` after `restore`)."""
         now = time.monotonic()
         if not final and now - self._saved < self.journal.every:
             return
-        save_checkpoint(self.folder, model, {"phase": self.key}, state=state)
+        save_checkpoint(self.folder, model, {"phase": self.key}, state=state, extra=extra)
         self._saved = now

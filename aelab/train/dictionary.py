@@ -7,8 +7,11 @@ The dictionary step is least squares under the constraint ||d_k|| <= 1 (the one 
 uses; without it the L1 term could be shrunk for free by scaling D up and W down), solved by
 block coordinate descent: atom by atom, the least-squares regression of the residual on that
 atom's code column, projected on the unit ball (each update exact, so the objective never
-grows). An atom no code uses keeps its old value. `learn_dictionary` reports the objective after every code step through
-`callbacks.on_epoch(iteration, {"objective", "zero_share", "seconds"})`.
+grows). An atom no code uses keeps its old value. `learn_dictionary` reports the objective after
+every code step through `callbacks.on_epoch(iteration, {"objective", "zero_share", "seconds"})`
+(seconds: that alternation's). With `callbacks.journal` it keeps D, the last codes and the
+history as a journal phase (see `aelab.train.checkpoints.Journal`), so a stopped run continues
+at the next alternation with the same numbers.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 import torch
 
 from aelab.models.sparse_coding import SparseCoding, lasso_fista, objective
-from aelab.train.loop import Callbacks
+from aelab.train.loop import Callbacks, LoopState
 
 
 @torch.no_grad()
@@ -44,18 +47,29 @@ def learn_dictionary(model: SparseCoding, X: torch.Tensor, iterations: int, *, c
     if init is not None:
         model.D.copy_(init / init.norm(dim=1, keepdim=True).clamp_min(1e-12))
     lam, cfg = model.config.lam, model.config
-    W, history, start = None, [], time.perf_counter()
-    for it in range(1, iterations + 1):
+    phase = callbacks.journal.phase("alternation") if callbacks.journal is not None else None
+    state = phase.restore(model, []) if phase is not None else None
+    W = phase.extra.get("codes") if state is not None else None
+    state = state or LoopState()
+    for metrics in state.history:  # alternations of an earlier process, shown again
+        if callbacks.on_epoch:
+            callbacks.on_epoch(metrics["epoch"], metrics)
+    for it in range(state.epoch + 1, iterations + 1):
         if callbacks.check_stop:
             callbacks.check_stop()
+        start = time.perf_counter()
         W, _ = lasso_fista(X, model.D, lam, n_iter=cfg.n_iter, tol=cfg.tol, w0=W)
         metrics = {"objective": objective(X, W, model.D, lam), "zero_share": float((W == 0).float().mean()),
-                   "seconds": time.perf_counter() - start, "epoch": it}
-        history.append(metrics)
+                   "seconds": 0.0, "epoch": it}
+        if it < iterations:
+            model.D.copy_(least_squares_dictionary(X, W, model.D))
+        metrics["seconds"] = time.perf_counter() - start
+        state.history.append(metrics)
+        state.epoch, state.finished = it, it == iterations
+        if phase is not None:
+            phase.save(model, state, final=state.finished, extra={"codes": W})
         if callbacks.on_epoch:
             callbacks.on_epoch(it, metrics)
         if callbacks.progress:
             callbacks.progress(it, iterations, f"alternation {it}/{iterations}")
-        if it < iterations:
-            model.D.copy_(least_squares_dictionary(X, W, model.D))
-    return W, history
+    return W, state.history
