@@ -8,7 +8,8 @@ RMSprop lr 1e-3 alpha 0.9), three ways, in one process:
 
 for three models: the 784-1000-784 tied DAE (masking 25%), the 784-1000-784 CAE (lambda 0.1)
 and the 784-1000-1000 deep DAE trained jointly (Zhou eq. 8, masking 25% at both inputs).
-Also a profile (torch.profiler, 20 steps) of where a step's time goes, fused vs autograd.
+Also a profile (torch.profiler, 20 steps) of where a step's time goes: the fused step with the
+fused optimizer update vs autograd with torch's RMSprop.
 
     python benchmarks/dae_epoch.py [--device auto] [--quick] [--repeats 2] [--threads N]
 
@@ -32,7 +33,7 @@ from aelab.device import describe_device, resolve_device, set_threads, synchroni
 from aelab.fileio import write_json_atomic
 from aelab.models.dense import Autoencoder, DeepAutoencoder
 from aelab.train.fast import fused_loss
-from aelab.train.loop import FitConfig, fit
+from aelab.train.loop import FitConfig, fit, make_optimizer
 from aelab.train.records import environment
 from aelab.train.schemes import train_joint
 
@@ -118,7 +119,8 @@ def profile(model, x, device, fused: bool, steps: int = 20) -> list[dict]:
     from torch.profiler import profile as torch_profile
 
     step = fused_loss(model) if fused else None
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3, alpha=0.9)
+    # the optimizer each path builds: the fused update (FusedRMSprop) or torch's RMSprop
+    optimizer = make_optimizer(model.parameters(), FitConfig(optimizer="rmsprop", lr=1e-3, fused=fused))
     generator = torch.Generator(device).manual_seed(0)
     batches = [x[i * BATCH:(i + 1) * BATCH] for i in range(steps)]
     with torch_profile() as prof:
