@@ -1,6 +1,6 @@
 """The lecture's experiments at the full tier: each full preset is MNIST's whole training set with
-the settings its source names (the rest listed as deviations, for `paper` too), and a run that
-is started again on its journal restores exactly the stages it may restore, retrains the ones
+the settings the lecture names (the rest, the lab's choice, listed as deviations, for `paper` too),
+and a run that is started again on its journal restores exactly the stages it may restore, retrains the ones
 whose epoch hooks read the model, and ends with the numbers of the first run."""
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ def test_full_and_paper_presets_list_their_deviations(name):
 
 
 def test_full_presets_use_the_sources_settings():
-    latent = get("lecture-latent").presets["full"]  # Vincent et al. 2008's SdA layer, Theano's dA recipe
+    latent = get("lecture-latent").presets["full"]  # Theano's SdA.py layer and dA.py recipe, masking 25% as the lecture
     assert (latent.model, latent.n_hidden, latent.noise, latent.optimizer, latent.lr, latent.batch_size) == \
         ("dae", 1000, "masking:0.25", "sgd", 0.1, 20)
-    vae = get("lecture-vae").presets["full"]  # Kingma & Welling's MNIST network
+    vae = get("lecture-vae").presets["full"]  # the lab's VAE (the lecture names no model)
     assert (vae.n_hidden, vae.batch_size, vae.real_split) == (500, 100, "valid")
     assert vae.n_valid + vae.n_samples <= 10000 and vae.iwae_k >= 1000
     hashing = get("lecture-hashing").presets["full"]  # logistic units, every test image a query

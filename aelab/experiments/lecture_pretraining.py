@@ -7,18 +7,23 @@ pretraining", "Demo" (Erhan et al. 2010), "Drawbacks").
    supervised layer-wise pretraining ("supervised": each new layer is trained alone, with a
    temporary softmax on top, on the fixed codes of the layers below; then the next layer is
    added). Every arm starts from the same initial weights of seed s. The distribution of their
-   test errors (percent) is the lecture's claim: pretraining lowers the mean and the spread.
-2. Trajectories in function space (Erhan et al. 2010, fig. 5-6): after every fine-tuning epoch,
-   each network's softmax outputs on a fixed set of test inputs are concatenated into one
-   vector; all vectors of all networks and epochs are embedded in 2-D with Isomap.
+   test errors (percent) measures the lecture's "Work often better" and "initializes
+   optimization from more favorable initial approximation": the lab checks that pretraining
+   lowers the mean and the spread (the lecture gives no numbers and says nothing of the spread).
+2. Trajectories in function space (the lecture's "Demo", from Erhan et al. 2010: "Model
+   predictions were transformed to 2D using Isomap", "Color indicates epoch of neural net
+   training"): after every fine-tuning epoch, each network's softmax outputs on a fixed set of
+   test inputs are concatenated into one vector; all vectors of all networks and epochs are
+   embedded in 2-D with Isomap.
 3. The hybrid loss L_discriminative + alpha L_generative of the "Drawbacks" slide: fine-tuning
    minimises the classification cross-entropy plus alpha times the reconstruction error of the
-   first layer's (tied) decoder on the clean input; alpha = 0 is plain supervised training. It
-   is used in the fine-tuning of every arm.
+   first layer's (tied) decoder on the clean input (the lab's choice of L_generative; the
+   lecture cites Larochelle and Bengio 2008 for the loss); alpha = 0 is plain supervised
+   training. It is used in the fine-tuning of every arm.
 
 Fine-tuning runs a fixed number of epochs (Adam), so every network has a trajectory of the same
-length; the test error is that of the last epoch. Every preset is ours (the lecture gives no
-settings); `paper` is a longer run.
+length; the test error is that of the last epoch. Every preset is the lab's choice (the lecture
+gives no settings beyond its experiment's three layers and masking 0.25); `paper` is a longer run.
 """
 
 from __future__ import annotations
@@ -247,21 +252,35 @@ EXPERIMENTS = [
                                             pretrain_lr=1e-3, n_trajectory=1000)},
         deviations={"full": (
             "three hidden layers pretrained as denoising autoencoders with masking noise 0.25, as in the lecture's "
-            f"experiment (Glorot et al. 2011); their widths ({', '.join(map(str, PRETRAINING_FULL.hidden))} sigmoid "
-            "units) are ours",
-            f"{PRETRAINING_FULL.n_seeds} networks per arm (the lecture: 'many random initializations')",
+            "experiment (Glorot et al. 2011: '3 hidden layers stacked denoising autoencoder', 'binary mask with 0.25 "
+            f"probability of zero'); their widths ({', '.join(map(str, PRETRAINING_FULL.hidden))}) and sigmoid units "
+            "are the lab's choice (the lecture does not state the units; the cited paper's title is 'Deep Sparse "
+            "Rectifier Neural Networks')",
+            f"{PRETRAINING_FULL.n_seeds} networks per arm (the lecture's demo: 'Many random initializations were "
+            "considered')",
+            "the claims 'pretraining lowers the mean and the spread of the test error' are the lab's reading of "
+            "'Work often better' and 'initializes optimization from more favorable initial approximation'",
+            "supervised arm: each new layer is trained with a temporary softmax on the fixed layers below, then "
+            "the whole network is fine-tuned once (the lecture: 'Learn layer, fix it, learn next layer, etc.', "
+            "refit 'once after all layers were pretrained'); the temporary softmax is the lab's choice",
             f"pretraining {PRETRAINING_FULL.pretrain_epochs} epochs per layer, fine-tuning a fixed "
             f"{PRETRAINING_FULL.epochs} epochs by Adam (lr {PRETRAINING_FULL.lr:g}, batch "
-            f"{PRETRAINING_FULL.batch_size}) without early stopping, on MNIST's 50000 training images: ours",
+            f"{PRETRAINING_FULL.batch_size}) without early stopping, on MNIST's 50000 training images: the lab's "
+            "choice",
             f"function space: softmax outputs on {PRETRAINING_FULL.n_trajectory} test images after every epoch "
-            "(ours), embedded by Isomap as in the lecture's demo",
-            f"hybrid loss weight alpha = {PRETRAINING_FULL.alpha:g} (plain cross-entropy); the lecture names the "
-            "hybrid loss without a weight",
+            "(the lab's choice), embedded by Isomap as in the lecture's demo",
+            f"hybrid loss weight alpha = {PRETRAINING_FULL.alpha:g} (plain cross-entropy); the lecture gives "
+            "L_discriminative + alpha L_generative without a weight or a form of L_generative (here: the first "
+            "layer's reconstruction error)",
         ), "paper": (
-            "three hidden layers of 1000 sigmoid units pretrained as denoising autoencoders with masking noise "
-            "0.25 (the lecture's experiment, Glorot et al. 2011; the widths are ours)",
+            "three hidden layers of 1000 units pretrained as denoising autoencoders with masking noise 0.25 (the "
+            "lecture's experiment, Glorot et al. 2011); the widths and sigmoid units are the lab's choice (the "
+            "lecture does not state the units; the cited paper's title is 'Deep Sparse Rectifier Neural Networks')",
             "20 networks per arm; pretraining 10 epochs per layer, fine-tuning a fixed 30 epochs by Adam (lr 1e-3, "
-            "batch 50) without early stopping: ours",
-            "hybrid loss weight alpha = 0 (plain cross-entropy); the lecture names the hybrid loss without a weight",
+            "batch 50) without early stopping: the lab's choice",
+            "the claims 'pretraining lowers the mean and the spread of the test error' are the lab's reading of "
+            "'Work often better' and 'initializes optimization from more favorable initial approximation'",
+            "hybrid loss weight alpha = 0 (plain cross-entropy); the lecture gives L_discriminative + alpha "
+            "L_generative without a weight or a form of L_generative",
         )}),
 ]
