@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 OUT = REPO / "benchmarks" / "results" / "lab_timings.json"
 TARGETS = {"first_plot_s": 5.0, "redraw_ms": 200.0}
-READY = "/done in|from cache|failed|stopped|Could not finish|shipped full tier/"
+READY = "/done in|from cache|failed|stopped|Could not finish|shipped (full|teach) tier/"
 # a control that only redraws (no training, no recomputation), per dashboard: (kind, what, values)
 REDRAWS = {
     "01-denoising-filters": ("slider", "filters shown", ["5", "6"]),

@@ -3,8 +3,8 @@
     python docs/make_thumbnails.py
 
 For each dashboard, the picture is its first plot (`docs/screenshots/NAME-plot.png`, an
-element screenshot the browser test saves with AELAB_SAVE_SCREENSHOTS=1) when there is one,
-else the 1280x800 screenshot `docs/screenshots/NAME.png`; it is scaled to at most 560 x 340
+element screenshot, when someone saved one) when there is one, else the 1280x800 screenshot
+`docs/screenshots/NAME.png` (`docs/make_screenshots.py`); it is scaled to at most 560 x 340
 pixels (twice a card's size, sharp on high-density screens) and stored as a 128-colour PNG.
 Needs Pillow.
 """

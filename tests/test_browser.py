@@ -11,9 +11,11 @@ here at smoke size into a temporary `AELAB_RESULTS`): they must open on it (the 
 first, the paper vs full tier vs your run table) without training, and "try it yourself" must
 draw its run beside it; the others have none and train on opening, as before. The landing page
 (`/`) must show one card per dashboard, fetch nothing from outside 127.0.0.1 and log no console
-error. Screenshots go to
-`artifacts/screenshots/` (and, with AELAB_SAVE_SCREENSHOTS=1, to `docs/screenshots/`;
-AELAB_BROWSER_SCALE=teach serves the apps at the size users see, for those screenshots).
+error; the landing page, Voila's file list and a dashboard must not even ask for anything outside
+127.0.0.1 (every request is recorded before the driver aborts it), and the dashboard's icons must
+come from the lab's own Font Awesome. Screenshots go to `artifacts/screenshots/`
+(AELAB_BROWSER_SCALE=teach serves the apps at the size users see). The documentation's
+screenshots, of the shipped results at teach size, are made by `docs/make_screenshots.py`.
 
 Needs playwright-python and Chromium (`/usr/bin/chromium`, or AELAB_CHROMIUM). Without
 them these tests skip, unless AELAB_REQUIRE_BROWSER=1 (CI), where they fail.
@@ -23,7 +25,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -36,7 +37,6 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 ARTIFACTS = REPO / "artifacts" / "screenshots"
-DOCS = REPO / "docs" / "screenshots"
 
 # how to move one control of each dashboard: (kind, what)
 ACTIONS = {
@@ -82,7 +82,7 @@ GONE = {"03-gsn-sampling": "press run to train it"}
 SHIPPED = {"01-denoising-filters": ("vincent-filters", "train", True),
            "02-joint-vs-layerwise": ("zhou-curves", "train both", True),
            "03-gsn-sampling": ("zhou-parzen", "run", False)}
-READY = "/done in|from cache|failed|stopped|Could not finish|shipped full tier/"
+READY = "/done in|from cache|failed|stopped|Could not finish|shipped (full|teach) tier/"
 
 
 def test_every_dashboard_has_a_browser_check():
@@ -164,12 +164,6 @@ def test_dashboard_renders_reacts_and_shows_no_error(name, lab_server, chromium)
         assert lab_browser.page_errors(page) == []
         assert lab_browser.console_errors(page) == []
         page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-        if os.environ.get("AELAB_SAVE_SCREENSHOTS") == "1":  # 1280 x 800, the dashboard itself in view
-            page.evaluate("() => document.querySelector('.aelab-app, .widget-vbox').scrollIntoView()")
-            time.sleep(0.5)
-            page.screenshot(path=str(ARTIFACTS / f"{name}-1280x800.png"))
-            DOCS.mkdir(parents=True, exist_ok=True)
-            shutil.copy(ARTIFACTS / f"{name}-1280x800.png", DOCS / f"{name}.png")
         print(f"{name}: first plot after {first_plot:.1f} s")
     finally:
         context.close()
@@ -263,6 +257,44 @@ def test_landing_page_has_a_card_per_dashboard_and_works_offline(lab_server, chr
         page.locator("a.aelab-card[data-dashboard='01-denoising-filters']").click()
         page.wait_for_url("**/voila/render/01-denoising-filters.ipynb", wait_until="domcontentloaded")
         page.wait_for_selector(".js-plotly-plot .main-svg", state="visible", timeout=180_000)
+    finally:
+        context.close()
+
+
+OFFLINE_PAGES = ("/", "/voila/tree", "/voila/render/00-tour.ipynb")
+
+
+def outside(urls: list[str]) -> list[str]:
+    """The URLs that leave 127.0.0.1 (data: and blob: URLs are the page's own)."""
+    return [u for u in urls if not u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:", "data:", "blob:"))]
+
+
+@pytest.mark.parametrize("path", OFFLINE_PAGES)
+def test_pages_request_nothing_outside_the_lab(path, lab_server, chromium):
+    context, page = lab_browser.new_page(chromium, 1280, 800)
+    requests, sockets = [], []
+    page.on("request", lambda request: requests.append(request.url))  # recorded before it is aborted
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+    try:
+        if path.startswith("/voila/render/"):
+            lab_browser.open_dashboard(page, lab_server + path)
+            wait_ready(page)
+            # the buttons' icons: Font Awesome 5 as Voila's own styles carry it, its font served by the lab
+            fonts = page.evaluate("() => document.fonts.ready.then(() => Array.from(document.fonts)"
+                                  ".filter(f => f.family.includes('Font Awesome') && f.status === 'loaded')"
+                                  ".map(f => f.family + ' ' + f.weight))")
+            assert "Font Awesome 5 Free 900" in fonts, fonts
+            icon = page.evaluate("() => { const i = document.querySelector('.widget-button i.fa'); return i ? "
+                                 "[getComputedStyle(i, '::before').fontFamily, i.getBoundingClientRect().width] : null; }")
+            assert icon is not None and "Font Awesome" in icon[0] and icon[1] > 4, icon
+            assert any("/voila/templates/" in u and u.split("?")[0].endswith((".woff2", ".woff", ".ttf"))
+                       for u in requests), "the icon font did not come from the lab"
+            assert sockets and outside(sockets) == []  # the kernel's websocket stays on the loopback too
+        else:
+            page.goto(lab_server + path, wait_until="load", timeout=60_000)
+        time.sleep(1)  # anything the page asks for late (fonts, images) is recorded too
+        assert requests and outside(requests) == [], outside(requests)
+        assert lab_browser.console_errors(page) == []
     finally:
         context.close()
 

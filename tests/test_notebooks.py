@@ -36,3 +36,18 @@ def test_notebook_runs_at_smoke_size_and_shows_an_app(path, monkeypatch, tmp_pat
     # notebooks stay thin: one import and one app per code cell
     code = [cell.source for cell in nb.cells if cell.cell_type == "code"]
     assert all(len(source.splitlines()) <= 5 for source in code)
+
+
+def test_every_dashboard_has_a_small_1280x800_screenshot():
+    """docs/screenshots/NAME.png for every notebook (made by docs/make_screenshots.py): 1280 x 800, under
+    300 KB, and a picture, not a blank page."""
+    from PIL import Image, ImageStat
+
+    folder = NOTEBOOKS[0].parents[1] / "docs" / "screenshots"
+    for path in NOTEBOOKS:
+        shot = folder / f"{path.stem}.png"
+        assert shot.is_file(), f"no screenshot of {path.stem}: python docs/make_screenshots.py {path.stem}"
+        assert shot.stat().st_size < 300 * 1024, f"{shot.name}: {shot.stat().st_size // 1024} KB"
+        with Image.open(shot) as image:
+            assert image.size == (1280, 800), f"{shot.name}: {image.size}"
+            assert max(ImageStat.Stat(image.convert("L")).stddev) > 8, f"{shot.name} looks blank"

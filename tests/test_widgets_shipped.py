@@ -16,14 +16,19 @@ import pytest
 SHIPPED = ("vincent-filters", "zhou-curves", "zhou-parzen")
 
 
-@pytest.fixture(scope="module")
-def shipped_root(tmp_path_factory):
+def _shipped_at_smoke_size(tmp_path_factory, folder: str, names: tuple[str, ...], tier: str):
+    """A results root whose `tier` holds smoke-size runs of `names`."""
     from aelab.experiments.runner import reproduce
 
-    root = tmp_path_factory.mktemp("results")
-    for name in SHIPPED:
-        reproduce(name, scale="smoke", out=root / "full")
+    root = tmp_path_factory.mktemp(folder)
+    for name in names:
+        reproduce(name, scale="smoke", out=root / tier)
     return root
+
+
+@pytest.fixture(scope="module")
+def shipped_root(tmp_path_factory):
+    return _shipped_at_smoke_size(tmp_path_factory, "results", SHIPPED, "full")
 
 
 @pytest.fixture(autouse=True)
@@ -51,13 +56,15 @@ def table_cells(html: str) -> list[list[str]]:
 
 
 def in_page_order(app) -> list:
-    """The app's figures in the order the page shows them (depth first)."""
+    """The app's result figures in the order the page shows them (depth first); the training record's
+    loss figure (`EpochRecord`, under the controls) is not one of them."""
     from aelab.widgets.base import StaticFigure
 
     found = []
+    record = getattr(getattr(app, "record", None), "fig", None)
 
     def walk(widget):
-        if isinstance(widget, StaticFigure):
+        if isinstance(widget, StaticFigure) and widget is not record:
             found.append(widget)
         for child in getattr(widget, "children", ()):
             walk(child)
@@ -177,3 +184,131 @@ def test_a_damaged_shipped_result_is_one_line_and_the_dashboard_trains(monkeypat
     assert app.shipped is None and app.arrays is not None
     # the error line names the problem and stays visible although the run then finished
     assert "shipped full-tier result could not be read" in app.runner.notice.value and app.runner.error.value == ""
+
+
+def caption(app) -> str:
+    """The caption above the shipped picture (the HTML in the page with class aelab-full-caption)."""
+    found = []
+
+    def walk(widget):
+        if "aelab-full-caption" in str(getattr(widget, "value", "")):
+            found.append(widget.value)
+        for child in getattr(widget, "children", ()):
+            walk(child)
+
+    walk(app)
+    assert len(found) == 1
+    return found[0]
+
+
+# --- 00 (tour) and 06 (latent space): lecture experiments, shipped as the full tier or, before it is run,
+# the teach tier (`results/teach/<experiment>/`). Made here at smoke size into <tmp>/teach.
+TEACH = ("lecture-tour", "lecture-latent")
+
+
+@pytest.fixture(scope="module")
+def teach_root(tmp_path_factory):
+    return _shipped_at_smoke_size(tmp_path_factory, "teach-results", TEACH, "teach")
+
+
+def test_tour_opens_on_the_shipped_teach_tier_without_training(monkeypatch, teach_root):
+    from aelab.experiments.runner import read_result
+    from aelab.viz.toy import tour_field
+    from aelab.widgets import tour
+
+    monkeypatch.setenv("AELAB_RESULTS", str(teach_root))
+    trained = spy_on(monkeypatch, tour, "run_tour")
+    app = tour.TourApp()
+    record, arrays = read_result(teach_root / "teach" / "lecture-tour")
+    assert trained == [] and not app.runner.busy and app.shipped.tier == "teach tier"
+    assert "showing the shipped teach tier" in app.runner.status.value
+    # the shipped field, drawn from arrays.npz: its arrows are the shipped reconstructions of the grid
+    expected = tour_field(arrays, record["config"]["model"])
+    assert [t.name for t in app.full_fig.data] == [t.name for t in expected.data]
+    for got, want in zip(app.full_fig.data, expected.data):
+        np.testing.assert_allclose(np.asarray(got.x, float), np.asarray(want.x, float), equal_nan=True)
+    assert in_page_order(app) == [app.full_fig, app.fig]
+    assert "<b>Teach tier</b>" in caption(app)  # the line above the shipped field
+    assert "Your run appears here" in app.fig.figure.layout.title.text
+    # the table: the lecture's claim, the teach tier's answer from result.json, "not run yet"
+    rows = table_cells(app.table.value)
+    assert [r[0] for r in rows] == ["arrows point towards data"]
+    assert rows[0][1:4] == ["yes", "yes" if record["metrics"]["arrows_point_towards_data"] else "no", "not run yet"]
+    header = text(app.table.value.split("<tbody>")[0])
+    assert "teach tier" in header and "full tier" not in header and "your run (smoke size)" in header
+    assert "full tier of this experiment has not been run" in app.table.value
+
+    app.train()  # try it yourself: the default model, drawn beside the shipped field
+    assert trained == [1] and app.runner.status.value.startswith("done")
+    assert "not run yet" not in app.table.value and app.table.value.count("your run ✓") + \
+        app.table.value.count("your run ✗") == 1
+    assert "where each point is sent" in app.fig.figure.layout.title.text
+    np.testing.assert_allclose(np.asarray(app.full_fig.data[2].x, float), np.asarray(expected.data[2].x, float),
+                               equal_nan=True)  # the shipped field is left as it was
+    app.model.value = "undercomplete linear (PCA)"  # another family: trained, and the table says what differs
+    assert trained == [1, 1] and "undercomplete linear (PCA): where" in app.fig.figure.layout.title.text
+    assert "for undercomplete linear (PCA) the lab checks: reconstructions on a line" in app.table.value
+    again = tour.TourApp()  # a run cached before is shown beside the shipped field at once; nothing trains
+    assert trained == [1, 1] and "cache" in again.runner.status.value and "not run yet" not in again.table.value
+
+
+def test_the_full_tier_wins_over_the_teach_tier(monkeypatch, tmp_path, teach_root):
+    from aelab.widgets.tour import TourApp
+
+    shutil.copytree(teach_root / "teach" / "lecture-tour", tmp_path / "teach" / "lecture-tour")
+    shutil.copytree(teach_root / "teach" / "lecture-tour", tmp_path / "full" / "lecture-tour")
+    monkeypatch.setenv("AELAB_RESULTS", str(tmp_path))
+    app = TourApp()
+    assert app.shipped.folder == tmp_path / "full" / "lecture-tour" and app.shipped.tier == "full tier"
+    assert "shipped full tier" in app.runner.status.value and "full tier" in text(app.table.value.split("<tbody>")[0])
+    # a damaged full tier: one line, and the teach tier is shown instead
+    (tmp_path / "full" / "lecture-tour" / "result.json").write_text("{not json")
+    app = TourApp()
+    assert app.shipped.tier == "teach tier" and "full-tier result could not be read" in app.runner.notice.value
+
+
+def test_latent_space_opens_on_the_shipped_codes_and_projects_them(monkeypatch, teach_root):
+    from aelab.experiments.runner import read_result
+    from aelab.widgets import latent
+
+    monkeypatch.setenv("AELAB_RESULTS", str(teach_root))
+    trained = spy_on(monkeypatch, latent, "run_latent")
+    app = latent.LatentApp()
+    record, arrays = read_result(teach_root / "teach" / "lecture-latent")
+    assert trained == [] and app.arrays is None and "showing the shipped teach tier" in app.runner.status.value
+    # the shipped codes, projected with PCA at once, coloured by the shipped labels
+    n = len(arrays["labels"])
+    assert sum(len(t.x) for t in app.full_fig.data) == n and "PCA" in app.full_fig.figure.layout.title.text
+    error = record["metrics"]["nearest_neighbour_error_percent_codes"]
+    assert f"nearest-neighbour error {error:.1f}%" in app.full_fig.figure.layout.title.text
+    html = app.full_fig.html  # hovering shows the shipped images: sent once, hooked to the scatter
+    assert "plotly_hover" in html and app._full_images_name in html
+    assert app._full_images_name in app.full_images.outputs[0]["data"]["text/html"]
+    assert in_page_order(app) == [app.full_fig, app.fig] and "press train" in app.fig.figure.layout.title.text
+    # the lecture has no number: the table says so and gives the nearest-neighbour errors under it
+    assert table_cells(app.table.value) == [["the paper gives no number to compare"]]
+    assert f"teach tier codes {error:.1f}%" in app.table.value and "your run not run yet" in app.table.value
+    app.method.value = "tsne"  # t-SNE of the shipped codes: computed (no training), then cached
+    assert trained == [] and "t-SNE" in app.full_fig.figure.layout.title.text
+    app.method.value = "pca"
+    app.method.value = "tsne"
+    assert "cache" in app.runner.status.value and trained == []
+
+    app.train_button.click()  # try it yourself: your codes, projected like the shipped ones, beside them
+    assert trained == [1] and app.arrays is not None
+    assert "t-SNE" in app.fig.figure.layout.title.text and sum(len(t.x) for t in app.fig.data) == 150
+    assert "t-SNE" in app.full_fig.figure.layout.title.text and sum(len(t.x) for t in app.full_fig.data) == n
+    assert "your run codes" in app.table.value and "not run yet" not in app.run_caption.value
+
+
+def test_sweeps_page_explains_a_sweep_and_that_none_is_shipped(monkeypatch, tmp_path):
+    from aelab.settings import results_root
+    from aelab.widgets.sweeps import SweepsApp
+
+    monkeypatch.delenv("AELAB_RESULTS")
+    # no sweep ships with the lab: nothing under results/ is a sweep folder (sweep.json)
+    assert not list(results_root().rglob("sweep.json"))
+    demo = SweepsApp(autostart=False)
+    assert "What a sweep is" in demo.about.value and "No sweep ships with the lab" in demo.about.value
+    assert demo.about in demo.children
+    assert SweepsApp(tmp_path / "mine", autostart=False).about.value == ""  # a given folder: no demo note

@@ -150,6 +150,9 @@ TIER_NOTE = ("Why the numbers differ: the paper trained at its own size; the ful
              "the full training set, trained as long as about an hour per experiment on a 2-core CPU allows (how it "
              "differs from the paper is listed below); your run is the lab's {scale} size (fewer images and epochs, "
              "seconds to minutes), so compare directions, not magnitudes.")
+TEACH_TIER_NOTE = ("Why the numbers differ: the paper trained at its own size; the teach tier is the lab's teach size "
+                   "(fewer images and epochs: the full tier of this experiment has not been run yet); your run is the "
+                   "lab's {scale} size with your settings, so compare directions, not magnitudes.")
 NOT_RUN = "not run yet"
 
 
@@ -188,16 +191,22 @@ def tier_rows(paper: dict[str, Any], full: dict[str, Any], run: dict[str, Any] |
 
 def tier_comparison_html(paper: dict[str, Any], full: dict[str, Any], run: dict[str, Any] | None, *,
                          title: str = "Paper vs full tier vs your run", scale: str = "teach",
-                         deviations: tuple[str, ...] | list[str] = (), command: str = "", note: str = "") -> str:
+                         deviations: tuple[str, ...] | list[str] = (), command: str = "", note: str = "",
+                         tier: str = "full") -> str:
     """The paper vs full tier vs your run comparison as a small HTML table (human labels; paper,
     full tier, your run; whether the direction agrees), one line on why the scales differ, the
     paper's claim, the full tier's deviations from the paper (folded) and the command that
-    reproduces it. Pure: dicts in, an HTML string out. `run` None: the user has not run it yet."""
+    reproduces it. Pure: dicts in, an HTML string out. `run` None: the user has not run it yet.
+    `tier`: the scale of the shipped result in the middle column ("full", or "teach" where the
+    full tier has not been run)."""
     import html
 
     rows = tier_rows(paper, full, run)
+    if tier != "full":
+        for r in rows:
+            r["agrees"] = r["agrees"].replace("full tier", f"{tier} tier")
     cell = "padding:4px 10px;border-bottom:1px solid #ddd;text-align:left;vertical-align:top"
-    columns = (("quantity", "label", "34%"), ("paper", "paper", "14%"), ("full tier", "full", "14%"),
+    columns = (("quantity", "label", "34%"), ("paper", "paper", "14%"), (f"{tier} tier", "full", "14%"),
                (f"your run ({scale} size)", "run", "14%"), ("direction agrees", "agrees", "24%"))
     head = "".join(f"<th style='{cell};width:{w}'>{html.escape(h)}</th>" for h, _, w in columns)
     body = "".join("<tr>" + "".join(f"<td style='{cell}'>{html.escape(r[k])}</td>" for _, k, _ in columns)
@@ -205,7 +214,7 @@ def tier_comparison_html(paper: dict[str, Any], full: dict[str, Any], run: dict[
         or f"<tr><td colspan='{len(columns)}' style='{cell}'>the paper gives no number to compare</td></tr>"
     claim = paper.get("claim") if isinstance(paper.get("claim"), str) else ""
     paper_note = paper.get("note") if isinstance(paper.get("note"), str) else ""
-    lines = [html.escape(TIER_NOTE.format(scale=scale))]
+    lines = [html.escape((TIER_NOTE if tier == "full" else TEACH_TIER_NOTE).format(scale=scale))]
     lines += [f"<b>The paper:</b> {html.escape(claim)}"] if claim else []
     lines += [html.escape(n) for n in (paper_note, note) if n]
     if any(r["key"].startswith("DAE-") for r in rows):
@@ -213,10 +222,10 @@ def tier_comparison_html(paper: dict[str, Any], full: dict[str, Any], run: dict[
     extra = ""
     if deviations:
         items = "".join(f"<li>{html.escape(str(d))}</li>" for d in deviations)
-        extra += (f"<details style='margin:4px 0'><summary>how the full tier differs from the paper "
+        extra += (f"<details style='margin:4px 0'><summary>how the {html.escape(tier)} tier differs from the paper "
                   f"({len(deviations)})</summary><ul style='margin:4px 0'>{items}</ul></details>")
     if command:
-        extra += (f"<div style='color:#555;margin:4px 0'>the full tier is reproduced by "
+        extra += (f"<div style='color:#555;margin:4px 0'>the {html.escape(tier)} tier is reproduced by "
                   f"<code>{html.escape(command)}</code></div>")
     return (f"<div class='aelab-paper-table aelab-tier-table' style='max-width:72em;font-size:15px'>"
             f"<h4 style='margin:6px 0'>{html.escape(title)}</h4>"

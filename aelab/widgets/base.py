@@ -17,6 +17,12 @@ Rules learnt from serving these apps with Voila (REFERENCES.md, "Dashboards in V
   and the final state is sent again after a task (`HEAL_AFTER_S`).
 - A stopped run labels the figures it leaves "[stopped at epoch k]" (`Job.epoch`, set by the
   apps' epoch hooks); a cached result fills the bar; the stop button is greyed when idle.
+- Play / pause / continue / step and the epoch scrubber are one piece, `PlayControls` (over a
+  `PauseGate`): the training thread calls `epoch_end` after each epoch and waits there while
+  paused. Apps that draw a picture per epoch keep their own snapshots (01's filters, 00's field,
+  02's curves); the others keep an `EpochRecord` (every epoch end's metrics, a live loss figure
+  and the scrubber over it). A task with no epoch loop (a t-SNE projection, a re-evaluation)
+  says so in the status and hides the two buttons while it runs.
 - Errors become one readable line in the app (`friendly_error`), never a traceback.
 - `AELAB_LAB_SCALE=smoke` shrinks every app to seconds, so one notebook serves CI, Voila
   and Binder (read by `aelab.settings`, like `AELAB_LAB_THREADS` and `AELAB_CACHE`).
@@ -297,9 +303,15 @@ class Job:
         self._runner = runner
         self.stop = stop
         self.epoch = 0  # the last epoch whose results a dashboard drew ("stopped at epoch k")
+        self.stage = ""  # the training stage that epoch belongs to (e.g. '50% noise'), when there are several
+
+    @property
+    def current(self) -> bool:
+        """False once a newer task replaced this one (it then no longer touches the widgets)."""
+        return self._runner._job is self
 
     def progress(self, done: int, total: int, desc: str = "") -> None:
-        if self._runner._job is self:  # a superseded job no longer moves the bar
+        if self.current:  # a superseded job no longer moves the bar
             self._runner._progress(done, total, desc)
 
     def log(self, message: str) -> None:
@@ -507,7 +519,8 @@ class Runner:
 
     def _mark_stopped(self, job: Job) -> None:
         """Label what a stopped run left on the figures, so nobody reads it as a finished run."""
-        note = f"stopped at epoch {job.epoch}" if job.epoch else "stopped before the first epoch ended"
+        note = (f"stopped at epoch {job.epoch}" + (f" ({job.stage})" if job.stage else "") if job.epoch
+                else "stopped before the first epoch ended")
         for figure in self.figures:
             if isinstance(figure, StaticFigure):
                 figure.mark_stopped(note)
@@ -542,6 +555,230 @@ CSS = """<style>
 .aelab-app .widget-button:disabled, .aelab-app .jupyter-button:disabled {opacity: 0.35; filter: grayscale(1);}
 .aelab-app .widget-label, .aelab-app .widget-label-basic {overflow: visible;}
 </style>"""
+
+
+# ---------------------------------------------------------------------------- play / pause / step
+
+class PlayControls:
+    """Pause / continue / step buttons and an epoch scrubber over an app's training runs.
+
+    The app calls `begin(label)` before it starts a task and `update()` after; its training
+    thread calls `epoch_end(job, epoch, ...)` after every epoch, which draws (at most every
+    `redraw_every_s`, and always before pausing) and waits there while paused (`PauseGate`),
+    so continuing is the same run. The scrubber spans what `set_range` says; at its end it
+    shows, and follows, the latest epoch; elsewhere `chosen()` is the epoch to draw from the
+    app's snapshots and a move calls `on_scrub()` (no training). A task without an epoch loop
+    passes `unpausable` (why): the two buttons are hidden while it runs and its status says so."""
+
+    def __init__(self, runner: Runner, on_scrub: Callable[[], None], *, description: str = "epoch",
+                 scrub_tooltip: str = "show the run after this epoch (the last: the latest; redraws from the "
+                                      "snapshots kept every epoch, no training)",
+                 redraw_every_s: float = 0.0):
+        self.runner = runner
+        self.gate = PauseGate()
+        self.redraw_every_s = redraw_every_s
+        self.pausable = True  # the running task stops at epoch ends
+        self.seen = 0  # epoch ends of the current run so far
+        self._last_draw = 0.0
+        self._moving = False  # the scrubber moved by `set_range`, not by the user: no redraw
+        self.pause_button = W.Button(description="pause", icon="pause", disabled=True, layout=W.Layout(width="110px"),
+                                     tooltip="pause training at the end of this epoch (continue where it stopped)")
+        self.step_button = W.Button(description="step", icon="step-forward", disabled=True,
+                                    layout=W.Layout(width="110px"), tooltip="train one more epoch, then pause")
+        self.scrubber = W.IntSlider(value=1, min=1, max=1, description=description, style=WIDE, disabled=True,
+                                    continuous_update=True, tooltip=scrub_tooltip)
+        self.buttons = W.HBox([self.pause_button, self.step_button])
+        self.pause_button.on_click(lambda _: self.toggle_pause())
+        self.step_button.on_click(lambda _: self.step())
+        self.scrubber.observe(lambda _: None if self._moving else on_scrub(), names="value")
+        runner.on_finish.append(lambda: self.update(busy=False))
+
+    # -- the app's side
+    def begin(self, label: str, unpausable: str = "") -> str:
+        """Before a task starts: a new run starts unpaused. Returns the status label to start it
+        with (`unpausable`: why it cannot pause, added to the label)."""
+        self.gate.resume()
+        self.seen, self._last_draw = 0, 0.0
+        self.pausable = not unpausable
+        self.buttons.layout.display = "none" if unpausable else ""
+        return f"{label} ({unpausable}: it cannot pause; stop ends it)" if unpausable else label
+
+    def update(self, busy: bool | None = None) -> None:
+        """Pause/continue and step only while a pausable task runs; the button names what it will do."""
+        busy = self.runner.busy if busy is None else busy
+        if not busy:  # the next task may pause again
+            self.pausable = True
+            self.buttons.layout.display = ""
+        active = busy and self.pausable
+        self.pause_button.disabled = self.step_button.disabled = not active
+        paused = active and self.gate.paused
+        self.pause_button.description, self.pause_button.icon = ("continue", "play") if paused else ("pause", "pause")
+        self.pause_button.tooltip = ("continue training from where it paused" if paused else
+                                     "pause training at the end of this epoch (continue where it stopped)")
+
+    def set_range(self, epochs: int, available: bool) -> None:
+        """The scrubber spans epochs 1..`epochs`; usable once the run kept per-epoch snapshots."""
+        at_end = self.scrubber.value >= self.scrubber.max
+        self._moving = True
+        try:
+            self.scrubber.max = max(int(epochs), 1)
+            if at_end or self.scrubber.value > self.scrubber.max:
+                self.scrubber.value = self.scrubber.max
+        finally:
+            self._moving = False
+        self.scrubber.disabled = not available
+
+    def chosen(self) -> int | None:
+        """The epoch to draw from the snapshots, or None for the latest (the scrubber's end)."""
+        if self.scrubber.disabled or self.scrubber.value >= self.scrubber.max:
+            return None
+        return self.scrubber.value
+
+    # -- the training thread's side
+    def epoch_end(self, job: Job, epoch: int, label: str = "", total: int | None = None,
+                  draw: Callable[[], None] | None = None) -> None:
+        """After an epoch: note it on the job ("stopped at epoch k"), draw, and wait while paused."""
+        if not job.current:  # a superseded run touches nothing (its stop is set: it ends soon)
+            return
+        job.epoch, job.stage = epoch, label
+        self.seen += 1
+        now = time.monotonic()
+        drawn = draw is not None and (now - self._last_draw >= self.redraw_every_s or epoch == total)
+        if drawn:
+            self._last_draw = now
+            draw()
+
+        def paused() -> None:
+            if draw is not None and not drawn:
+                draw()
+            where = f"{epoch}" + (f" of {total}" if total else "") + (f" ({label})" if label else "")
+            self.runner.status.value = f"paused after epoch {where}: continue or step"
+            self.update(busy=True)
+
+        self.gate.checkpoint(job.stop, on_pause=paused)
+
+    # -- the buttons
+    def toggle_pause(self) -> None:
+        if self.gate.paused:
+            self.gate.resume()
+            self.runner.status.value = "training…"
+        else:
+            self.gate.pause()
+            self.runner.status.value = "pausing at the end of this epoch…"
+        self.update()
+
+    def step(self) -> None:
+        self.gate.step()
+        self.runner.status.value = "training one more epoch…"
+        self.update()
+
+
+def plain_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
+    """An epoch's metrics as JSON-able values: numbers (non-finite ones as None) and text."""
+    out: dict[str, Any] = {}
+    for key, value in metrics.items():
+        if isinstance(value, (bool, np.bool_)):
+            out[key] = bool(value)
+        elif isinstance(value, (int, float, np.integer, np.floating)):
+            out[key] = float(value) if np.isfinite(value) else None
+        elif isinstance(value, str):
+            out[key] = value
+    return out
+
+
+def _loss_key(metrics: dict[str, Any]) -> str | None:
+    """The metric an epoch is drawn by: its training loss, a dictionary's objective, else the first number."""
+    numbers = [k for k, v in metrics.items() if isinstance(v, float) and k not in ("epoch", "layer", "phase")
+               and not k.endswith("seconds")]
+    return next((k for k in ("train_loss", "objective") if k in numbers), numbers[0] if numbers else None)
+
+
+def record_figure(history: list[dict[str, Any]], chosen: int | None = None, height: int = 300) -> go.Figure:
+    """The training loss at every epoch end of a run, one line per stage (in the order they ran),
+    the `chosen` epoch end marked."""
+    stages: dict[str, tuple[list[int], list[float | None], str | None]] = {}
+    for i, entry in enumerate(history, 1):
+        key = _loss_key(entry["metrics"])
+        xs, ys, _ = stages.setdefault(entry["stage"], ([], [], key))
+        xs.append(i)
+        ys.append(entry["metrics"].get(key) if key else None)
+    fig = go.Figure()
+    for stage, (xs, ys, key) in stages.items():
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=stage or "training",
+                                 hovertemplate=f"{stage}: {(key or '').replace('_', ' ')} %{{y:.4g}}<extra></extra>"))
+    values = [y for _, ys, _ in stages.values() for y in ys if y is not None]
+    if chosen is not None:
+        fig.add_vline(x=chosen, line_dash="dot", line_color="#444")
+    title = ("Training, epoch by epoch: appears while a run trains" if not history else
+             f"Training loss at every epoch end ({len(history)}, all stages in order)"
+             + (f" · epoch end {chosen} marked" if chosen is not None else ""))
+    fig.update_layout(title_text=title, height=height, template="plotly_white", margin=dict(t=60, b=40),
+                      xaxis_title="epoch end", yaxis_title="training loss",
+                      yaxis_type="log" if values and min(values) > 0 else "linear",
+                      legend=dict(orientation="h", y=-0.25))
+    return fig
+
+
+class EpochRecord:
+    """Every epoch end of a run's training stages (stage, epoch, metrics), kept as it trains:
+    a figure of the training loss at each (live), the numbers of the epoch end the scrubber
+    points at, and the `PlayControls` (`play`) whose scrubber walks through them.
+
+    For apps whose figures come from the finished result only: what a run was like at an
+    earlier epoch is its metrics then. `hook(job)` is the run's `RunContext.on_epoch`;
+    `load(history)` shows a finished (or cached) run's record (None: none was kept)."""
+
+    def __init__(self, runner: Runner, *, redraw_every_s: float = 0.3):
+        self.history: list[dict[str, Any]] = []
+        self.kept = True  # False: the run shown was kept without its record
+        self.play = PlayControls(runner, self.redraw, description="epoch end", redraw_every_s=redraw_every_s,
+                                 scrub_tooltip="point at this epoch end (all training stages in order; the last: "
+                                               "the latest) and show its numbers; no training")
+        self.fig = StaticFigure(record_figure([]))
+        self.text = W.HTML()
+        self.widget = W.VBox([self.play.scrubber, self.fig, self.text])
+
+    def hook(self, job: Job) -> Callable[[str, int, dict[str, Any]], None]:
+        """A new run's record: the `on_epoch(stage, epoch, metrics)` of its `RunContext`."""
+        history: list[dict[str, Any]] = []
+        self.history, self.kept = history, True
+        self.redraw()
+
+        def on_epoch(stage: str, epoch: int, metrics: dict[str, Any]) -> None:
+            if job.current:
+                history.append({"stage": stage, "epoch": int(epoch), "metrics": plain_metrics(metrics)})
+                self.play.epoch_end(job, epoch, stage, draw=self.redraw)
+
+        return on_epoch
+
+    def load(self, history: list[dict[str, Any]] | None) -> None:
+        self.history, self.kept = list(history or []), history is not None
+        self.redraw()
+
+    def redraw(self) -> None:
+        """Draw the record up to now with the scrubber's epoch end marked, and that epoch's numbers."""
+        import html
+
+        from aelab.viz.results import metric_label
+
+        history = list(self.history)
+        self.play.set_range(len(history), bool(history))
+        chosen = self.play.chosen()
+        self.fig.show(record_figure(history, chosen))
+        if not history:
+            self.text.value = ("" if self.kept else "<div style='color:#555'>This run was kept without its "
+                                                    "epoch-by-epoch record: run it again to see it.</div>")
+            return
+        index = chosen or len(history)
+        entry = history[index - 1]
+        numbers = " · ".join(f"{html.escape(metric_label(k))} {v:.4g}" for k, v in entry["metrics"].items()
+                             if isinstance(v, float) and k not in ("epoch", "layer", "phase")
+                             and not k.endswith("seconds"))
+        self.text.value = ("<div class='aelab-epoch-record' style='color:#333' title='what the training loop "
+                           "measured at the end of this epoch: train = on the training batches of the epoch, "
+                           f"test / valid = on held-out images'><b>epoch end {index} of "
+                           f"{len(history)}</b>: {html.escape(entry['stage'])}, epoch {entry['epoch']} — "
+                           f"{numbers or 'no numbers'}</div>")
 
 
 def header(title: str, intro: str = "", device: Any = "auto", *, show_title: bool = False) -> W.HTML:

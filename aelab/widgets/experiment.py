@@ -20,6 +20,13 @@ it runs at once and the table is one of the views.
 `job_context` is the bridge every dashboard uses to run an experiment's trainer: a
 `RunContext` whose progress, log and stop are the background job's, and whose `on_epoch`
 hook (if given) feeds the dashboard's live view.
+
+Play / pause / step: the run's `on_epoch` is an `EpochRecord`'s hook, so training pauses at any
+stage's epoch end and the record (the loss at every epoch end, cached with the result) is drawn
+live; its scrubber shows the numbers of any epoch end. A stage without epochs (a classifier
+trained without the loop's hooks, an evaluation) runs to its end before a pause takes hold; a
+re-evaluation trains nothing and says so in its status. The controls and the view are in the
+page address (`UrlState`); a setting that only re-evaluates reruns at once, also after a reset.
 """
 
 from __future__ import annotations
@@ -35,9 +42,10 @@ import plotly.graph_objects as go
 from aelab.experiments import RunContext, get
 from aelab.viz import figure_for_result, paper_comparison_html
 from aelab.viz.results import wrap_title
-from aelab.widgets.base import TOGGLES, WIDE, App, Job, Runner, StaticFigure, friendly_error, header
+from aelab.widgets.base import TOGGLES, WIDE, App, EpochRecord, Job, Runner, StaticFigure, friendly_error, header
 from aelab.widgets.shipped import (caption_html, open_shipped, run_caption_html, side_by_side, tier_table,
                                    try_it_html)
+from aelab.widgets.urlstate import UrlState
 
 # a view draws a stored result: a plotly figure, or an HTML string (the paper-vs-run table)
 View = Callable[[dict[str, Any], Mapping[str, np.ndarray]], "go.Figure | str"]
@@ -94,13 +102,22 @@ class ExperimentApp(App):
         waiting_fig = go.Figure(layout=dict(title=f"{self.experiment.title}: {waiting}", height=420,
                                             template="plotly_white"))
         self.fig = StaticFigure(waiting_fig if self.shipped is None else wrap_title(waiting_fig))
-        self.runner.figures = [self.fig]
+        self.record = EpochRecord(self.runner)  # every epoch end of a run: live loss, scrubber, pause / step
+        self.play = self.record.play
+        self.runner.figures = [self.fig, self.record.fig]
         self.run_button.on_click(lambda _: self.run())
         self.view.observe(lambda _: self.redraw(), names="value")
-        row = list(self.controls.values()) + [self.run_button]
+        # a setting that only re-evaluates the trained model reruns at once (04's shift): no run button needed
+        for field in self.evaluation_fields:
+            if field in self.controls:
+                self.controls[field].observe(lambda _: None if self.url_state.applying else self.run(), names="value")
+        # the settings in the page address; after a link's or a reset's changes, re-evaluation reruns once
+        self.url_state = UrlState({**self.controls, "view": self.view}, on_change=self._settings_changed)
+        row = list(self.controls.values()) + [self.run_button, self.play.buttons]
+        top = W.VBox([header(title, intro, self.device), self.url_state.widget])
         if self.shipped is None:
-            super().__init__([header(title, intro, self.device), W.HBox(row), self.view, self.runner.widget,
-                              self.fig, self.notes])
+            super().__init__([top, W.HBox(row), self.view, self.runner.widget, self.fig, self.notes,
+                              self.record.widget])
         else:
             self.full_fig = StaticFigure()
             self.full_caption = W.HTML(caption_html(self.shipped, "drawn from its saved files, nothing is trained "
@@ -109,9 +126,12 @@ class ExperimentApp(App):
             self.table = W.HTML(tier_table(self.shipped, None, scale=self.scale))
             self.notes.value = self._notes_html(self.shipped.record.get("notes", ""))
             self._draw_full()
-            super().__init__([header(title, intro, self.device), self.view,
+            super().__init__([top, self.view,
                               side_by_side([self.full_caption, self.full_fig], [self.run_caption, self.fig]),
-                              self.table, try_it_html(self.scale), W.HBox(row), self.runner.widget, self.notes])
+                              self.table, try_it_html(self.scale, self.shipped.tier), W.HBox(row), self.runner.widget, self.notes,
+                              self.record.widget])
+        # a page opened from a link starts on its settings (a preheated kernel: redone when they arrive)
+        self.url_state.from_page(on_late=lambda: self.run(train=self.shipped is None))
         if autostart:
             # with a shipped result, opening trains nothing: only a run cached before is shown
             self.run(train=self.shipped is None)
@@ -124,6 +144,11 @@ class ExperimentApp(App):
 
     def config(self):
         return self.experiment.config(self.scale, **{k: w.value for k, w in self.controls.items()})
+
+    def _settings_changed(self, names: set[str]) -> None:
+        """After a link or a reset: a setting that only re-evaluates reruns (as when it is moved)."""
+        if names & set(self.evaluation_fields):
+            self.run()
 
     def run(self, train: bool = True) -> None:
         """Show the run cached for the controls' settings, else (when `train`) run it off the UI thread."""
@@ -140,37 +165,43 @@ class ExperimentApp(App):
             self.runner.show_cached("loaded from cache (run before with these settings)")
             return
         if not train:
-            self.runner.status.value = "showing the shipped full tier; press run to try it yourself"
+            self.runner.status.value = f"showing the shipped {self.shipped.tier}; press run to try it yourself"
             return
 
         training = {k: v for k, v in dataclasses.asdict(config).items() if k not in self.evaluation_fields}
 
+        trained = self._trained if self._trained is not None and self._trained[0] == training else None
+        quick = trained is not None
+
         def task(job):
-            ctx = job_context(job, self.device, self.scale)
+            if quick:  # the trained model's record stays the one shown
+                self.record.load(trained[2])
+                job.progress(0, 1, "re-evaluating the trained model (no training)")
+                return self.split[1](*trained[1], config)
+            ctx = job_context(job, self.device, self.scale, on_epoch=self.record.hook(job))
             if self.split is None:
                 return self.experiment.run(config, ctx)
-            train, evaluate = self.split
-            if self._trained is None or self._trained[0] != training:
-                self._trained = None
-                self._trained = (training, train(config, ctx))
-            else:
-                job.progress(0, 1, "re-evaluating the trained model (no training)")
-            return evaluate(*self._trained[1], config)
+            self._trained = None
+            self._trained = (training, self.split[0](config, ctx), self.record.history)
+            return self.split[1](*self._trained[1], config)
 
         def done(outcome):
             result = {"experiment": self.experiment.name, "title": self.experiment.title,
                       "reproduces": self.experiment.paper, "scale": self.scale, "config": dataclasses.asdict(config),
-                      "metrics": outcome.metrics, "paper": outcome.paper, "notes": outcome.notes}
+                      "metrics": outcome.metrics, "paper": outcome.paper, "notes": outcome.notes,
+                      "history": self.record.history}  # every epoch end's metrics (the scrubber's)
             arrays = {k: np.asarray(v) for k, v in outcome.arrays.items()}
             self.cache.save(kind, key, arrays, {"result": result})
             self.show(result, arrays)
 
-        quick = self._trained is not None and self._trained[0] == training
-        self.runner.start(task, done, label="re-evaluating the trained model (no training)…" if quick
-                          else f"running {self.experiment.name} ({self.scale} size)…")
+        self.runner.start(task, done, label=self.play.begin(
+            "re-evaluating the trained model…", unpausable="no training, so no epoch") if quick
+            else self.play.begin(f"running {self.experiment.name} ({self.scale} size)…"))
+        self.play.update()
 
     def show(self, result: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         self.result, self.arrays = result, dict(arrays)
+        self.record.load(result.get("history"))  # None: a run cached before records were kept
         self.notes.value = self._notes_html(result.get("notes", ""))
         if self.shipped is not None:
             self.table.value = tier_table(self.shipped, result.get("metrics", {}), scale=self.scale)
@@ -238,11 +269,9 @@ def WhatWhereApp(**kwargs) -> ExperimentApp:
     intro = ("A stacked what-where autoencoder pools each feature plane to one value ('what') and the position of "
              "its maximum ('where'). Digits are shifted left/right and up/down: the 'where' should move with the "
              "shift while the 'what' stays put.")
-    app = ExperimentApp("zhao-translation", title="What and where of shifted digits", intro=intro,
-                        controls={"shift": shift}, views=views, split=(train_translation, evaluate_translation),
-                        evaluation_fields=TRANSLATION_EVALUATION_FIELDS, **kwargs)
-    shift.observe(lambda _: app.run(), names="value")  # instant: no run button needed for it
-    return app
+    return ExperimentApp("zhao-translation", title="What and where of shifted digits", intro=intro,
+                         controls={"shift": shift}, views=views, split=(train_translation, evaluate_translation),
+                         evaluation_fields=TRANSLATION_EVALUATION_FIELDS, **kwargs)
 
 
 def GsnApp(**kwargs) -> ExperimentApp:

@@ -17,10 +17,10 @@ from aelab.experiments import get
 from aelab.experiments.vincent import FiltersConfig, run_filters
 from aelab.viz.dense import filter_stats_from_metrics, filter_stats_html, filters_by_level, level_curves
 from aelab.viz.results import wrap_title
-from aelab.widgets.base import WIDE, App, PauseGate, Runner, figure_widget, header, refresh_figure
+from aelab.widgets.base import WIDE, App, PlayControls, Runner, figure_widget, header, refresh_figure
 from aelab.widgets.experiment import job_context
 from aelab.widgets.shipped import caption_html, open_shipped, run_caption_html, side_by_side, tier_table, try_it_html
-from aelab.widgets.urlstate import UrlState, page_query
+from aelab.widgets.urlstate import UrlState
 
 EXPERIMENT = "vincent-filters"
 LEVEL_CHOICES = (0.0, 0.1, 0.25, 0.5)  # offered in the levels list (with the preset's own)
@@ -95,17 +95,12 @@ class FiltersApp(App):
                                    tooltip="enlarge the filters (redraws, no training)")
         self.train_button = W.Button(description="train", icon="play", button_style="primary",
                                      tooltip="train one autoencoder per noise level with these settings")
-        self.gate = PauseGate()
-        self.pause_button = W.Button(description="pause", icon="pause", disabled=True, layout=W.Layout(width="110px"),
-                                     tooltip="pause training at the end of this epoch (continue where it stopped)")
-        self.step_button = W.Button(description="step", icon="step-forward", disabled=True,
-                                    layout=W.Layout(width="110px"),
-                                    tooltip="train one more epoch, then pause")
-        self.epoch = W.IntSlider(value=base.epochs, min=1, max=base.epochs, description="epoch", style=WIDE,
-                                 continuous_update=True, disabled=True,
-                                 tooltip="show your run's filters after this epoch (the last: the latest; "
-                                         "redraws from the snapshots kept every epoch, no training)")
         self.runner = Runner("training")
+        # play / pause / step at epoch ends; the scrubber redraws your run's filters from per-epoch snapshots
+        self.play = PlayControls(self.runner, lambda: self.redraw(full=False),
+                                 scrub_tooltip="show your run's filters after this epoch (the last: the latest; "
+                                               "redraws from the snapshots kept every epoch, no training)")
+        self.play.set_range(base.epochs, False)
         self.shipped = open_shipped(EXPERIMENT, self.runner)
         self.stats = W.HTML()
         self.arrays: dict[str, np.ndarray] | None = None
@@ -116,14 +111,10 @@ class FiltersApp(App):
         self.curve_fig = figure_widget(self._curves(empty, base))
         self.runner.figures = [self.filter_fig, self.curve_fig]
         self.train_button.on_click(lambda _: self.train())
-        self.runner.on_finish.append(lambda: self._play_controls(busy=False))
-        self.pause_button.on_click(lambda _: self.toggle_pause())
-        self.step_button.on_click(lambda _: self.step())
         self.n_show.observe(lambda _: self.redraw(), names="value")
         self.cell_px.observe(lambda _: self.redraw(), names="value")
-        self.epoch.observe(lambda _: self.redraw(full=False), names="value")
         training = [W.HBox([self.noise_kind, self.levels]), W.HBox([self.hidden, self.epochs])]
-        play = W.HBox([self.train_button, self.pause_button, self.step_button, self.epoch])
+        play = W.HBox([self.train_button, self.play.buttons, self.play.scrubber])
         intro = ("Each block shows the same hidden units after training with a different amount of input noise, "
                  "all from one random start. Look for noise turning grey speckle into strokes and blobs.")
         # the settings in the page address (`?hidden=500&levels=0,0.5`), a copy-link and a reset button
@@ -149,7 +140,8 @@ class FiltersApp(App):
                                             self.full_filter_fig, self.full_stats, self.full_curve_fig],
                                            [self.run_caption, self.filter_fig, self.stats, self.curve_fig]),
                               self.table, try_it_html(self.scale), *training, play, self.runner.widget])
-        page_query(self.url_state.apply)  # a page opened from a link starts on its settings
+        # a page opened from a link starts on its settings (a preheated kernel: trains them when they arrive)
+        self.url_state.from_page(on_late=lambda: self.train(train=self.shipped is None))
         if autostart:
             self.train(train=self.shipped is None)  # on a shipped result, opening trains nothing
 
@@ -193,10 +185,8 @@ class FiltersApp(App):
                 live["filters"][i] = filters
                 live["filter_epochs"][i, epoch - 1] = filters  # the scrubber's snapshots
                 live["test_curves"][i, epoch - 1] = metrics["test_reconstruction"]
-                job.epoch = epoch
-                self.show(config, {k: v.copy() for k, v in live.items()})
-                label = f"{100 * config.levels[i]:g}% noise"
-                self.gate.checkpoint(job.stop, on_pause=lambda: self._paused(epoch, config.epochs, label))
+                self.play.epoch_end(job, epoch, f"{100 * config.levels[i]:g}% noise", total=config.epochs,
+                                    draw=lambda: self.show(config, {k: v.copy() for k, v in live.items()}))
 
             result = run_filters(config, job_context(job, self.device, self.scale), on_epoch=epoch_done)
             arrays = dict(result.arrays)
@@ -206,43 +196,18 @@ class FiltersApp(App):
                 arrays[stat] = np.asarray(values, np.float32)
             return arrays, {"metrics": result.metrics}
 
-        self.gate.resume()
         self.cached_or_start("filters", config, task, lambda arrays, info: self.show(config, arrays, info),
-                             label="training…",
+                             label=self.play.begin("training…"),
                              cached_status="loaded from cache (trained before with these settings)",
                              with_info=True, train=train,
-                             idle_status="showing the shipped full tier; press train to try it yourself")
-        self._play_controls()
-
-    # -- play / pause / step (the training thread waits at an epoch end; nothing is lost)
-    def toggle_pause(self) -> None:
-        if self.gate.paused:
-            self.gate.resume()
-            self.runner.status.value = "training…"
-        else:
-            self.gate.pause()
-            self.runner.status.value = "pausing at the end of this epoch…"
-        self._play_controls()
-
-    def step(self) -> None:
-        self.gate.step()
-        self.runner.status.value = "training one more epoch…"
-        self._play_controls()
-
-    def _paused(self, epoch: int, epochs: int, label: str) -> None:
-        self.runner.status.value = f"paused after epoch {epoch} of {epochs} ({label}): continue or step"
-        self._play_controls()
-
-    def _play_controls(self, busy: bool | None = None) -> None:
-        """Pause/continue and step only while a run trains; the button names what it will do."""
-        busy = self.runner.busy if busy is None else busy
-        self.pause_button.disabled = self.step_button.disabled = not busy
-        self.pause_button.description, self.pause_button.icon = (("continue", "play") if self.gate.paused and busy
-                                                                 else ("pause", "pause"))
+                             idle_status=f"showing the shipped {self.shipped.tier}; press train to try it yourself"
+                             if self.shipped is not None else "")
+        self.play.update()
 
     def show(self, config: FiltersConfig, arrays: dict[str, np.ndarray], info: dict | None = None) -> None:
         self.shown_config, self.arrays = config, arrays
-        self._scrubber(config, arrays)
+        # the scrubber spans the run's epochs; usable once the run kept per-epoch snapshots
+        self.play.set_range(config.epochs, "filter_epochs" in arrays)
         if info is not None:
             self.metrics = info.get("metrics")
             if self.shipped is not None:
@@ -251,30 +216,14 @@ class FiltersApp(App):
         self.redraw()
         refresh_figure(self.curve_fig, self._curves(arrays, config))
 
-    def _scrubber(self, config: FiltersConfig, arrays: dict[str, np.ndarray]) -> None:
-        """The epoch slider spans the run's epochs; at its end it shows the latest filters (and
-        follows a live run); it is usable once the run kept per-epoch snapshots."""
-        at_end = self.epoch.value >= self.epoch.max
-        self._drawing = True  # moving the slider here must not draw twice
-        try:
-            self.epoch.max = config.epochs
-            if at_end or self.epoch.value > config.epochs:
-                self.epoch.value = config.epochs
-        finally:
-            self._drawing = False
-        self.epoch.disabled = "filter_epochs" not in arrays
-
     def redraw(self, full: bool = True) -> None:
         """Redraw the filter grids from the stored filters (no training); `full=False`: only your run's."""
-        if getattr(self, "_drawing", False):
-            return
         if self.shipped is not None and full:
             refresh_figure(self.full_filter_fig, self._filters(self.shipped.arrays, self.full_config))
-        if self.arrays is None:
+        if self.arrays is None:  # nothing trained yet: the blank grid follows "filters shown" and the size too
+            refresh_figure(self.filter_fig, self._filters(blank_arrays(self.shown_config), self.shown_config))
             return
         config = self.shown_config
-        epoch = (self.epoch.value if "filter_epochs" in self.arrays and self.epoch.value < config.epochs
-                 else None)  # the slider's end: the latest filters
-        refresh_figure(self.filter_fig, self._filters(self.arrays, config, epoch))
+        refresh_figure(self.filter_fig, self._filters(self.arrays, config, self.play.chosen()))  # None: the latest
         self.stats.value = filter_stats_html(config.levels, {k: self.arrays[k] for k in STATS if k in self.arrays},
                                              config.noise_kind)

@@ -22,8 +22,10 @@ Voila settings and why (REFERENCES.md, "Dashboards in Voila"):
 
 The home page (`/`) is the lab's own landing page, one card per dashboard (title, picture, one
 line), self-contained so it works offline (`aelab.widgets.landing`); Voila's file list stays
-at `/voila/tree`. `--print-command` prints the plain `voila` command, which serves the file
-list at `/` instead.
+at `/voila/tree`. Voila's own pages (dashboards, the file list, errors) are served without the
+CDN links of Voila's templates, so no page asks for anything outside 127.0.0.1
+(`aelab.widgets.offline`). `--print-command` prints the plain `voila` command, which serves the
+file list at `/` instead and keeps Voila's CDN links.
 
 Holding up under visitors (`check_port`, `voila_argv`):
 - The port is checked before Voila starts (in range, free on 127.0.0.1), and

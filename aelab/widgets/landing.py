@@ -10,6 +10,8 @@ lab itself from `notebooks/thumbnails/NAME.png`, nothing fetched from elsewhere.
 - `landing_html(cards)`: the page (pure: data in, HTML out);
 - `LabVoila`: standalone Voila with the landing page and the pictures added in front of its
   handlers. Both handlers are jupyter_server handlers, so the lab's Host check applies to them.
+  Its other pages (dashboards, `/voila/tree`, errors) are rendered without Voila's CDN links
+  (`aelab.widgets.offline`).
 
 Only the Voila process imports this module (it imports jupyter_server and voila).
 """
@@ -126,10 +128,26 @@ def _handlers(folder: Path, base_url: str) -> list:
 
 
 def lab_voila_class():
-    """`Voila` with the landing page in front of its own handlers (tornado takes the first match)."""
+    """`Voila` with the landing page in front of its own handlers (tornado takes the first match), and
+    pages that fetch nothing from outside the lab."""
     from voila.app import Voila
 
+    from aelab.widgets.offline import offline_environment, offline_template_paths
+
     class LabVoila(Voila):
+        """Also offline: the notebook page from the lab's template, every Voila page without CDN links
+        (`aelab.widgets.offline`)."""
+
+        def setup_template_dirs(self):
+            super().setup_template_dirs()
+            self.template_paths = offline_template_paths(self.template_paths, self.voila_configuration.template)
+
+        def init_settings(self):
+            settings = super().init_settings()
+            for key in ("voila_jinja2_env", "jinja2_env"):
+                offline_environment(settings.get(key))
+            return settings
+
         def init_handlers(self):
             handlers = super().init_handlers()
             if self.notebook_path:  # one notebook served: no landing page

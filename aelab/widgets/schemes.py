@@ -6,6 +6,11 @@ the same random weights. Curves are the reconstruction error of the whole stack 
 input space (for layer-wise training: through the layers trained so far), on training and
 test images, redrawn as epochs finish (the experiment's `on_epoch` hook) with
 `aelab.viz.dense.curves_figure`: one colour per scheme, solid train, dashed test.
+
+Training can be paused, stepped and continued at epoch ends (`PlayControls`). The run trains
+layer-wise first, then joint, so the run after its k-th epoch is the curves cut at k: the
+epoch scrubber redraws that from the curves themselves (also for a cached run). The settings
+are in the page address (`UrlState`).
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from aelab.experiments.zhou import CurvesConfig, run_curves
 from aelab.viz.curves import final_errors
 from aelab.viz.dense import SCHEME_NAMES, curves_figure
 from aelab.viz.results import wrap_title
-from aelab.widgets.base import TOGGLES, WIDE, App, Runner, figure_widget, header, refresh_figure
+from aelab.widgets.base import TOGGLES, WIDE, App, PlayControls, Runner, figure_widget, header, refresh_figure
 from aelab.widgets.experiment import job_context
 from aelab.widgets.shipped import caption_html, open_shipped, run_caption_html, side_by_side, tier_table, try_it_html
+from aelab.widgets.urlstate import UrlState
 
 EXPERIMENT = "zhou-curves"
 SCHEMES = ("L", "J")
@@ -44,6 +50,17 @@ def summary_html(arrays: dict[str, np.ndarray], who: str = "this run") -> str:
     return (f"<p>Final test error: layer-wise {last['L']['test']:.2f}, joint {last['J']['test']:.2f} — {lower} is "
             f"lower in {who} (paper: joint lower).<br><span style='color:#555'>Error = cross-entropy between a "
             f"clean test image and the stack's reconstruction of it, per image (lower is better).</span></p>")
+
+
+def curves_until(arrays: dict[str, np.ndarray], k: int) -> dict[str, np.ndarray]:
+    """The curves as they were after the run's k-th epoch: layer-wise epochs come first, then joint."""
+    trained = {"L": min(k, len(arrays["test_L"])), "J": max(0, k - len(arrays["test_L"]))}
+    cut = dict(arrays)
+    for scheme in SCHEMES:
+        for split in ("train", "test"):
+            curve = arrays[f"{split}_{scheme}"]
+            cut[f"{split}_{scheme}"] = np.where(np.arange(len(curve)) < trained[scheme], curve, np.nan)
+    return cut
 
 
 def describe(config: dict) -> str:
@@ -78,6 +95,9 @@ class SchemesApp(App):
                                                 "test images only"])
         self.summary = W.HTML()
         self.runner = Runner("training")
+        self.play = PlayControls(self.runner, self.redraw,
+                                 scrub_tooltip="show your run's curves as they were after this epoch (layer-wise "
+                                               "epochs first, then joint; the last: the whole run); no training")
         self.shipped = open_shipped(EXPERIMENT, self.runner)
         self.arrays: dict[str, np.ndarray] | None = None
         self.fig = figure_widget(self._figure(empty_curves(base)))
@@ -89,8 +109,11 @@ class SchemesApp(App):
                  "(J) trains all layers together against the input, with Gaussian noise at every layer's input "
                  "(Zhou et al., eq. 8). Zhou et al. found joint training reaches a lower reconstruction error on "
                  "both training and test data (their Fig. 3).")
-        top = header("Joint vs layer-wise training", intro, self.device)
-        training = W.HBox([self.noise, self.epochs, self.joint_epochs, self.train_button])
+        self.url_state = UrlState({"noise": self.noise, "epochs": self.epochs, "joint": self.joint_epochs,
+                                   "log": self.log_y, "show": self.splits})
+        top = W.VBox([header("Joint vs layer-wise training", intro, self.device), self.url_state.widget])
+        training = W.VBox([W.HBox([self.noise, self.epochs, self.joint_epochs]),
+                           W.HBox([self.train_button, self.play.buttons, self.play.scrubber])])
         if self.shipped is None:
             super().__init__([top, training, W.HBox([self.log_y, self.splits]), self.runner.widget, self.fig,
                               self.summary])
@@ -104,11 +127,13 @@ class SchemesApp(App):
                               side_by_side([W.HTML(caption_html(full, describe(full.config))), self.full_fig,
                                             self.full_summary], [self.run_caption, self.fig, self.summary]),
                               self.table, try_it_html(self.scale), training, self.runner.widget])
+        # a page opened from a link starts on its settings (a preheated kernel: trains them when they arrive)
+        self.url_state.from_page(on_late=lambda: self.train(train=self.shipped is None))
         if autostart:
             self.train(train=self.shipped is None)  # on a shipped result, opening trains nothing
 
-    def _figure(self, arrays: dict[str, np.ndarray]):
-        fig = curves_figure(arrays, SCHEMES, TITLE, splits=self.splits.value, log_y=self.log_y.value)
+    def _figure(self, arrays: dict[str, np.ndarray], title: str = TITLE):
+        fig = curves_figure(arrays, SCHEMES, title, splits=self.splits.value, log_y=self.log_y.value)
         return wrap_title(fig) if self.shipped is not None else fig
 
     def config(self) -> CurvesConfig:
@@ -131,15 +156,17 @@ class SchemesApp(App):
                 if scheme in SCHEMES:
                     for split in ("train", "test"):
                         live[f"{split}_{scheme}"][epoch - 1] = metrics[f"{split}_reconstruction_input"]
-                    job.epoch = epoch
-                    self.show({k: v.copy() for k, v in live.items()})
+                    self.play.epoch_end(job, epoch, SCHEME_NAMES[scheme], total=len(live[f"test_{scheme}"]),
+                                        draw=lambda: self.show({k: v.copy() for k, v in live.items()}))
 
             result = run_curves(config, job_context(job, self.device, self.scale), on_epoch=epoch_done)
             return result.arrays, {"metrics": result.metrics}
 
         self.cached_or_start("schemes", config, task, lambda arrays, info: self.show(arrays, info, config),
-                             label="training…", with_info=True, train=train,
-                             idle_status="showing the shipped full tier; press train both to try it yourself")
+                             label=self.play.begin("training…"), with_info=True, train=train,
+                             idle_status=f"showing the shipped {self.shipped.tier}; press train both to try it yourself"
+                             if self.shipped is not None else "")
+        self.play.update()
 
     def show(self, arrays: dict[str, np.ndarray], info: dict | None = None, config: CurvesConfig | None = None) -> None:
         self.arrays = {k: np.array(v) for k, v in arrays.items()}
@@ -154,5 +181,12 @@ class SchemesApp(App):
             refresh_figure(self.full_fig, self._figure(self.shipped.arrays))
         if self.arrays is None:
             return
-        refresh_figure(self.fig, self._figure(self.arrays))
+        epochs = len(self.arrays["test_L"]) + len(self.arrays["test_J"])
+        self.play.set_range(epochs, bool(np.isfinite(self.arrays["test_L"]).any()))
+        k = self.play.chosen()
+        if k is None:
+            refresh_figure(self.fig, self._figure(self.arrays))
+        else:
+            refresh_figure(self.fig, self._figure(curves_until(self.arrays, k),
+                                                  f"{TITLE} · after epoch {k} of {epochs} (layer-wise, then joint)"))
         self.summary.value = summary_html(self.arrays)

@@ -5,7 +5,14 @@ the paper, and validation against test per cell, re-read from the sweep's folder
 here or on a cluster with a shared disk) and re-reads it every few seconds while "live" is
 ticked, or when "refresh" is pressed. Without a folder it runs a small demo sweep in this
 kernel (Zhou's Table II grid at smoke size, 2 seeds, 8 cells, no Ray needed) into the lab
-cache and shows it filling in cell by cell; a second visit finds every cell finished.
+cache and shows it filling in cell by cell; a second visit finds every cell finished. No sweep
+ships with the lab (`results/` holds single runs: one paper grid costs hundreds to thousands of
+core-hours, docs/sweeps.md), so the page says so above the demo (`NO_SHIPPED_SWEEP`).
+
+The view and "live" are in the page address (`UrlState`); the folder is not: a link should not
+make the server read a path of the link's choosing, and folders differ between machines. A
+sweep has no epochs of its own (each cell is a whole run), so there is no pause or epoch
+scrubber here: stop ends the demo sweep, and starting it again resumes its unfinished cells.
 """
 
 from __future__ import annotations
@@ -21,11 +28,23 @@ import plotly.graph_objects as go
 from aelab.sweep import build_plan, build_table, run_sweep
 from aelab.sweep import store
 from aelab.viz.sweeps import sweep_rows, sweep_scatter, sweep_table
-from aelab.widgets.base import App, Runner, cache_root, figure_widget, header, lab_threads, refresh_figure
+from aelab.widgets.base import TOGGLES, App, Runner, cache_root, figure_widget, header, lab_threads, refresh_figure
+from aelab.widgets.urlstate import UrlState
 
 DEMO = dict(experiment="zhou-svm", preset="table2", seeds="0-1", scale="smoke")
 VIEWS: dict[str, Callable[[dict[str, Any]], go.Figure]] = {
     "table": sweep_table, "this sweep vs paper": sweep_rows, "validation vs test": sweep_scatter}
+
+
+NO_SHIPPED_SWEEP = (
+    "<div class='aelab-sweep-about' style='max-width:60em;margin:4px 0'><b>What a sweep is:</b> a paper's table "
+    "is the end of a search. Every cell of its grid (here: learning rate x noise level) is trained, the cell with "
+    "the best <i>validation</i> error is chosen per row, and only that cell's <i>test</i> error is reported, as a "
+    "mean ± 95% interval over seeds. <b>No sweep ships with the lab</b> (<code>results/</code> holds single runs: "
+    "Zhou et al.'s Tables II-VII alone come to about 2650 CPU core-hours per seed, extrapolated in "
+    "<code>docs/sweeps.md</code>), so this page runs a small demo sweep in this kernel: Zhou et al.'s Table II "
+    "grid at smoke size, 8 cells, each a short training run. Its numbers only show how the table is built, "
+    "not the paper's values.</div>")
 
 
 def demo_folder() -> Path:
@@ -54,10 +73,16 @@ class SweepsApp(App):
         self.demo = folder is None
         # continuous_update off: a new folder is read when Enter is pressed or the box is left
         self.folder_box = W.Text(value=str(folder or demo_folder()), description="folder", continuous_update=False,
-                                 layout=W.Layout(width="46em"), placeholder="a folder written by aelab sweep --out")
+                                 layout=W.Layout(width="46em"), placeholder="a folder written by aelab sweep --out",
+                                 tooltip="the folder of a sweep (aelab sweep ... --out FOLDER); read on Enter")
         self.refresh_button = W.Button(description="refresh", icon="refresh", tooltip="re-read the folder")
-        self.live = W.Checkbox(value=True, description=f"live (re-read every {refresh_s:g} s)", indent=False)
-        self.view = W.ToggleButtons(options=list(VIEWS), description="show")
+        self.live = W.Checkbox(value=True, description=f"live (re-read every {refresh_s:g} s)", indent=False,
+                               tooltip="re-read the folder by itself while a sweep writes it")
+        self.view = W.ToggleButtons(options=list(VIEWS), description="show", style=TOGGLES,
+                                    tooltips=["the paper's table: the cell chosen on validation per row, its test "
+                                              "error (mean ± 95% interval over seeds) beside the paper's",
+                                              "each row's test error against the paper's number",
+                                              "every cell's validation error against its test error"])
         self.runner = Runner("sweep")
         self.summary = W.HTML()
         self.table: dict[str, Any] | None = None
@@ -78,11 +103,15 @@ class SweepsApp(App):
             intro += (" No folder was given: this runs a small demo sweep here (Zhou et al.'s Table II grid at smoke "
                       "size, 8 cells); run <code>aelab sweep zhou-svm --preset table2 --seeds 0-4 --out DIR</code> "
                       "and open <code>SweepsApp('DIR')</code> for a real one.")
+        self.about = W.HTML(NO_SHIPPED_SWEEP if self.demo else "")
+        self.url_state = UrlState({"view": self.view, "live": self.live})  # in the page address
         super().__init__([header("Sweeps: paper grids, chosen on validation", intro, self.device),
+                          self.url_state.widget, self.about,
                           W.HBox([self.folder_box, self.refresh_button, self.live]), self.view, self.runner.widget,
                           self.summary, self.fig])
         self._timer_stop = threading.Event()
         self._timer = threading.Thread(target=self._poll, daemon=True, name="aelab-sweep-refresh")
+        self.url_state.from_page()  # a page opened from a link starts on its view
         if autostart:
             self.run_demo() if self.demo else self.load()
             self._timer.start()
