@@ -41,6 +41,17 @@ from aelab.models.dense import Autoencoder, DeepAutoencoder, flat
 from aelab.models.dense import _derivative as derivative
 
 
+# the units in place (on a tensor the step owns)
+_ACT_ = {"sigmoid": torch.Tensor.sigmoid_, "tanh": torch.Tensor.tanh_, "relu": torch.Tensor.relu_,
+         "linear": lambda a: a}
+
+
+def _place(target: torch.Tensor, value: torch.Tensor) -> None:
+    """Make `target` hold `value`: nothing to do when `value` was computed into it."""
+    if value.data_ptr() != target.data_ptr() or value.shape != target.shape:
+        target.copy_(value)
+
+
 def _derivative(unit: str, h: torch.Tensor) -> torch.Tensor | None:
     """s'(a) from h = s(a), in one pass; None for linear units (s' = 1, no pass needed)."""
     if unit == "sigmoid":
@@ -72,6 +83,20 @@ class FusedDenseStep:
         self.deep = isinstance(model, DeepAutoencoder)
         self.layers: list[Autoencoder] = list(model.layers) if self.deep else [model]
         self.regularised = regularised or not self.deep
+        self._stacks: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _stack(self, i: int, n: int, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """For a tied layer, the two stacked operands of its weight gradient, [z ; da] (2n x H) and
+        [dp ; u] (2n x D): buffers kept between steps, which the step writes its values into as it
+        computes them (no concatenation, no fresh allocation a step)."""
+        layer = self.layers[i]
+        if not layer.tied:
+            return None
+        key = (i, n, like.dtype, like.device)
+        if key not in self._stacks:
+            self._stacks[key] = (torch.empty(2 * n, layer.n_hidden, dtype=like.dtype, device=like.device),
+                                 torch.empty(2 * n, layer.n_visible, dtype=like.dtype, device=like.device))
+        return self._stacks[key]
 
     def _name(self, term: str, i: int) -> str:
         return f"{term}_{i + 1}" if self.deep else term
@@ -82,6 +107,8 @@ class FusedDenseStep:
         x = flat(x)
         n = x.shape[0]
         terms: dict[str, torch.Tensor] = {}
+        stacks = [self._stack(i, n, x) for i in range(len(layers))]
+        top = stacks[-1]
         # --- encoders (with corruption at every input) ------------------------------------
         inputs, codes, keeps = [], [], []
         u = x
@@ -95,7 +122,10 @@ class FusedDenseStep:
             else:
                 keeps.append(None)
             inputs.append(u)
-            h = _ACT[layer.encoder_unit](torch.addmm(layer.b, u, layer.W.t()))
+            if i == len(layers) - 1 and top is not None:  # the top code is z_N, the first rows of [z ; da]
+                h = _ACT_[layer.encoder_unit](torch.addmm(layer.b, u, layer.W.t(), out=top[0][:n]))
+            else:
+                h = _ACT[layer.encoder_unit](torch.addmm(layer.b, u, layer.W.t()))
             codes.append(h)
             u = h
         # --- decoders, top-down -------------------------------------------------------------
@@ -105,10 +135,17 @@ class FusedDenseStep:
         for i in range(len(layers) - 1, -1, -1):
             layer = layers[i]
             decoder_inputs[i] = z
-            p = torch.addmm(layer.b_prime, z, layer.decoder_weight.t())
+            # p_1 becomes dp_1 in place (the first rows of layer 1's [dp ; u]); z_{i-1} = s(p_i) the
+            # first rows of layer i-1's [z ; da]
+            below = stacks[max(i - 1, 0)]
+            into = None if below is None else below[1] if i == 0 else below[0]
+            if into is None:
+                p = torch.addmm(layer.b_prime, z, layer.decoder_weight.t())
+            else:
+                p = torch.addmm(layer.b_prime, z, layer.decoder_weight.t(), out=into[:n])
             outputs[i] = p
             if i > 0:
-                z = _ACT[layer.decoder_unit](p)
+                z = (_ACT[layer.decoder_unit] if into is None else _ACT_[layer.decoder_unit])(p)
         # --- the reconstruction loss and its gradient dp_1 ------------------------------------
         bottom, p = layers[0], outputs[0]
         if bottom.loss_kind == "cross-entropy":
@@ -130,7 +167,9 @@ class FusedDenseStep:
         for i, layer in enumerate(layers):
             decoder_grads[i] = dp
             grads[i]["b_prime"] = dp.sum(0)
-            dz = dp @ layer.decoder_weight  # [n, H_i]
+            above = stacks[i + 1] if i + 1 < len(layers) else None  # dp_{i+1}: the first rows of its [dp ; u]
+            dz = torch.mm(dp, layer.decoder_weight) if above is None else \
+                torch.mm(dp, layer.decoder_weight, out=above[1][:n])  # [n, H_i]
             if i + 1 < len(layers):
                 upper = layers[i + 1]
                 s = _derivative(upper.decoder_unit, decoder_inputs[i])
@@ -151,7 +190,12 @@ class FusedDenseStep:
                 terms[self._name("sparsity_kl", i)] = layer.sparsity_kl * kl.sum()
                 slope = (-(rho / clamped) + (1 - rho) / (1 - clamped)) * (rate == clamped)
                 dh = dh + (layer.sparsity_kl / n) * slope
-            da = dh.mul_(s) if s is not None else dh  # dh is always this step's own fresh tensor
+            if s is None:
+                da = dh
+            elif stacks[i] is not None:  # da: the last rows of [z ; da]
+                da = torch.mul(dh, s, out=stacks[i][0][n:])
+            else:
+                da = dh.mul_(s)  # dh is always this step's own fresh tensor
             dW_extra = None
             if reg and layer.contractive > 0:
                 q = layer.W.pow(2).sum(1)  # [H]
@@ -167,7 +211,11 @@ class FusedDenseStep:
                 terms[self._name("weight_decay", i)] = layer.l2 * norm
             # weights: one product over the stacked batch when tied
             if layer.tied:
-                dW = torch.cat([decoder_inputs[i], da]).t() @ torch.cat([decoder_grads[i], u])
+                left, right = stacks[i]
+                for target, value in ((left[:n], decoder_inputs[i]), (left[n:], da),
+                                      (right[:n], decoder_grads[i]), (right[n:], u)):
+                    _place(target, value)  # most were computed in place: only the others are copied
+                dW = left.t() @ right
             else:
                 dW = da.t() @ u
                 grads[i]["W_prime"] = decoder_grads[i].t() @ decoder_inputs[i]
@@ -206,17 +254,23 @@ class FusedRMSprop(torch.optim.Optimizer):
         s_t = alpha s_{t-1} + (1 - alpha) g_t^2,   p_t = p_{t-1} - lr g_t / (sqrt(s_t) + eps)
 
     PyTorch's fused Adam kernel computes the same update with beta1 = 0 (its first moment is
-    then the gradient) and beta2 = alpha, once its bias correction c_t = sqrt(1 - alpha^t),
-    which divides sqrt(s_t), is cancelled by passing lr / c_t and eps / c_t:
-    (lr / c) / (sqrt(s) / c + eps / c) = lr / (sqrt(s) + eps). The state is torch.optim.RMSprop's
-    ("step", "square_avg"), so checkpoints move between the two; `tests/test_fast_step.py`
-    compares the parameters with torch.optim.RMSprop's step by step.
+    then the gradient: without weight decay the gradient tensor itself is passed as that
+    moment, which the kernel overwrites with the same values) and beta2 = alpha, once its bias
+    corrections are 1: it is given a step count so large (2^30) that 1 - alpha^t is 1 in
+    float. The real counts are kept on the host and written into the state's "step" tensors
+    only when the state is read (`state_dict`), so a step makes no other device call. The
+    state is torch.optim.RMSprop's ("step", "square_avg"), so checkpoints move between the
+    two; `tests/test_fast_step.py` compares the parameters with torch.optim.RMSprop's step by
+    step.
     """
+
+    _BIG_STEP = float(2 ** 30)
 
     def __init__(self, params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8, weight_decay: float = 0.0):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay))
-        self._scratch: dict[torch.Tensor, torch.Tensor] = {}  # the kernel's first moment (= the gradient)
+        self._scratch: dict[torch.Tensor, torch.Tensor] = {}  # the kernel's first moment, with weight decay
         self._t: dict[torch.Tensor, int] = {}  # each tensor's step count on the host (no device reads)
+        self._big: dict[torch.device, torch.Tensor] = {}  # the kernel's step count, per device
 
     @staticmethod
     def available(device: torch.device) -> bool:
@@ -229,28 +283,38 @@ class FusedRMSprop(torch.optim.Optimizer):
             params = [p for p in group["params"] if p.grad is not None]
             if not params:
                 continue
-            by_step: dict[int, list[torch.Tensor]] = {}
+            decay = group["weight_decay"]
             for p in params:
                 state = self.state[p]
                 if not state:
                     state["step"] = torch.zeros((), dtype=torch.float32, device=p.device)
                     state["square_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                if p not in self._scratch:
-                    self._scratch[p] = torch.zeros_like(p)
                 if p not in self._t:  # new, or loaded from a state dict: one read
                     self._t[p] = int(state["step"])
                 self._t[p] += 1
-                by_step.setdefault(self._t[p], []).append(p)
-            for t, ps in by_step.items():  # one call for the usual case: every tensor at the same step
-                steps = [self.state[p]["step"] for p in ps]
-                torch._foreach_add_(steps, 1.0)
-                c = (1.0 - group["alpha"] ** t) ** 0.5
-                torch._fused_adam_(ps, [p.grad for p in ps], [self._scratch[p] for p in ps],
-                                   [self.state[p]["square_avg"] for p in ps], [], steps,
-                                   lr=group["lr"] / c, beta1=0.0, beta2=group["alpha"],
-                                   weight_decay=group["weight_decay"], eps=group["eps"] / c,
-                                   amsgrad=False, maximize=False)
+            firsts = [p.grad for p in params]
+            if decay:  # the kernel writes grad + decay * p into its first moment: not into .grad
+                for p in params:
+                    if p not in self._scratch:
+                        self._scratch[p] = torch.empty_like(p)
+                firsts = [self._scratch[p] for p in params]
+            device = params[0].device
+            if device not in self._big:
+                self._big[device] = torch.full((), self._BIG_STEP, dtype=torch.float32, device=device)
+            torch._fused_adam_(params, [p.grad for p in params], firsts,
+                               [self.state[p]["square_avg"] for p in params], [], [self._big[device]] * len(params),
+                               lr=group["lr"], beta1=0.0, beta2=group["alpha"], weight_decay=decay,
+                               eps=group["eps"], amsgrad=False, maximize=False)
         return loss
+
+    def _sync_steps(self) -> None:
+        """Write the host step counts into the state's "step" tensors."""
+        for p, t in self._t.items():
+            self.state[p]["step"].fill_(float(t))
+
+    def state_dict(self):
+        self._sync_steps()
+        return super().state_dict()
 
     def load_state_dict(self, state_dict) -> None:
         super().load_state_dict(state_dict)
