@@ -46,9 +46,17 @@ def cache_key(value: Any, length: int = KEY_LENGTH) -> str:
     return hashlib.sha256(canonical_json(value).encode()).hexdigest()[:length]
 
 
+def array_key(array: Any, length: int = KEY_LENGTH) -> str:
+    """A stable hex key for the contents of a numpy array (dtype, shape and bytes)."""
+    import numpy as np
+
+    a = np.ascontiguousarray(array)
+    return hashlib.sha256(f"{a.dtype.str}{a.shape}".encode() + a.tobytes()).hexdigest()[:length]
+
+
 def cache_folder(use: str, kind: str, value: Any) -> Path:
     """`<cache root>/<use>/<kind>/<cache_key(value)>`: where one cached entry lives."""
     return settings.cache_dir(use) / kind / cache_key(value)
 
 
-__all__ = ["KEY_LENGTH", "plain", "canonical_json", "cache_key", "cache_folder"]
+__all__ = ["KEY_LENGTH", "plain", "canonical_json", "cache_key", "array_key", "cache_folder"]

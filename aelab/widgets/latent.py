@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
 import json
 import uuid
 
 import ipywidgets as W
 import numpy as np
 
+from aelab.cache import array_key
 from aelab.experiments import get
 from aelab.experiments.lecture_demos import run_latent
 from aelab.viz.latent import METHOD_NAMES, embed_2d, latent_scatter
@@ -193,9 +193,8 @@ class LatentApp(App):
         codes to draw: the shipped one first, then your run's."""
         views = []
         if self.shipped is not None:
-            digest = hashlib.sha1(np.ascontiguousarray(self.full_arrays["codes"]).tobytes()).hexdigest()
             views.append((self.full_fig, self.full_arrays, self._full_images_name, self._full_pca,
-                          {"shipped": self.shipped.scale, "codes_sha1": digest}))
+                          {"shipped": self.shipped.scale, "codes": array_key(self.full_arrays["codes"])}))
         if self.arrays is not None:
             views.append((self.fig, self.arrays, self._images_name, self._pca,
                           {"codes": dataclasses.asdict(self.config)}))
