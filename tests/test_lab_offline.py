@@ -11,9 +11,8 @@ from __future__ import annotations
 import asyncio
 import re
 
-import pytest
 
-pytest.importorskip("voila")
+import voila  # noqa: F401  (a dependency of the package: its absence is a failure, not a skip)
 
 # a tag or script that makes the browser fetch from another host (XML namespaces in the spinner's SVG do not)
 REMOTE = re.compile(r"""(?:href|src)\s*=\s*["']?(?:https?:)?//|import\(\s*["']https?:|url\s*=\s*["']https?:""")
