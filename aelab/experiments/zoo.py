@@ -147,7 +147,7 @@ def rebuild(name: str, *, from_result: bool = False, device: str = "auto", scale
     """Put `name` into the zoo: from the shipped result of `scale` (`from_result`), or by
     running its experiment's preset of `scale` (full: hours) with seed 0 and taking the model
     it keeps."""
-    from aelab.experiments.runner import MODELS, RESULT, read_result, reproduce, shipped
+    from aelab.experiments.runner import MODELS, command_line, read_result, reproduce, shipped
 
     spec = entry(name)
     if from_result:
@@ -161,9 +161,8 @@ def rebuild(name: str, *, from_result: bool = False, device: str = "auto", scale
         source = folder / MODELS / spec.key
         if not source.is_dir():
             raise RuntimeError(f"{spec.experiment} kept no model {spec.key!r} (it kept: {read_result(folder)[0]['models']})")
-        record = read_json(folder / RESULT)
-        command = record["command"].replace(f"--out {tmp}", f"--out results/{scale}")
-        return add(name, source, command)
+        # the command as the shipped result records it (into results/<scale>, not the temporary folder)
+        return add(name, source, command_line(spec.experiment, scale, 0, f"results/{scale}", None, None, device))
 
 
 def load(name: str, device=None):
