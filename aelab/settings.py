@@ -7,6 +7,8 @@
     AELAB_NO_DOWNLOAD  1 forbids downloads (offline machines, CI); 0 or unset allows them
     AELAB_LAB_SCALE    dashboard size: teach (default) or smoke (seconds; CI, previews)
     AELAB_LAB_THREADS  torch CPU threads for dashboard work (a positive integer); default 1
+    AELAB_LAB_PLOTLY_URL  where dashboard pages load plotly.js from (set by `aelab lab` for its
+                       kernels, which it serves plotly.js to); unset: sent inline with the page
     AELAB_RESULTS      shipped results (results/full/NAME/, results/zoo/); default: the results/
                        folder of the source tree the package runs from
 
@@ -32,6 +34,7 @@ NO_DOWNLOAD = "AELAB_NO_DOWNLOAD"
 LAB_SCALE = "AELAB_LAB_SCALE"
 LAB_THREADS = "AELAB_LAB_THREADS"
 RESULTS = "AELAB_RESULTS"
+LAB_PLOTLY_URL = "AELAB_LAB_PLOTLY_URL"
 
 VARIABLES = {  # every variable the package reads, with its one-line description (README lists the same)
     DATA: "data root: where datasets are read from and downloaded to (default: the user cache folder)",
@@ -42,6 +45,8 @@ VARIABLES = {  # every variable the package reads, with its one-line description
     NO_DOWNLOAD: "1 forbids downloads (offline machines, CI); 0 or unset allows them",
     LAB_SCALE: "dashboard size: teach (default) or smoke (seconds)",
     LAB_THREADS: "torch CPU threads for dashboard work, a positive integer (default 1)",
+    LAB_PLOTLY_URL: "where dashboard pages load plotly.js from (`aelab lab` sets it for its kernels); "
+                    "unset: plotly.js is sent inline with each page",
     RESULTS: "shipped results: results/full/NAME/ and the model zoo results/zoo/ "
              "(default: the results/ folder of the source tree aelab runs from)",
 }
@@ -143,6 +148,20 @@ def lab_threads() -> int:
     """`$AELAB_LAB_THREADS` as a positive integer, default 1."""
     value = _get(LAB_THREADS)
     return 1 if value is None else _positive_int(LAB_THREADS, value)
+
+
+def lab_plotly_url() -> str | None:
+    """`$AELAB_LAB_PLOTLY_URL`: the address (a path on the page's server) dashboard pages load
+    plotly.js from, or None (then it is sent inline)."""
+    value = _get(LAB_PLOTLY_URL)
+    if value is not None and not value.startswith("/"):
+        raise UsageError(f"{LAB_PLOTLY_URL}={value!r}: expected a path on the lab's server, e.g. /aelab/plotly.min.js")
+    return value
+
+
+def set_lab_plotly_url(url: str) -> None:
+    """Set `$AELAB_LAB_PLOTLY_URL` in this process, so the kernels it starts inherit it (`aelab lab`)."""
+    os.environ[LAB_PLOTLY_URL] = url
 
 
 def voila_preheated() -> bool:

@@ -1,7 +1,8 @@
 """How fast the dashboards open and redraw in a real browser; writes benchmarks/results/lab_timings.json.
 
     python benchmarks/lab_timings.py [--scale teach] [--modes preheated on-request] [--dashboards 01-... ...]
-                                     [--repeats 7] [--ready-wait 240] [--preheat-wait 240] [--results DIR]
+                                     [--repeats 7] [--ready-wait 240] [--preheat-wait 240] [--quiet-wait 120]
+                                     [--results DIR]
 
 Measured against `aelab lab` on a free 127.0.0.1 port with headless Chromium (a new browser
 context per page: nothing cached in the browser), with an empty dashboard cache (cold), and
@@ -10,6 +11,10 @@ one `aelab lab` serves; `shipped` in the JSON says which dashboards open on one)
 
 - `preheated`: `aelab lab` as it starts by default (`--preheat 1`: each dashboard's kernel has
   already run its notebook). The pool is given `--preheat-wait` s to fill before the first page.
+  Each page is a visit to an idle lab: before it, the benchmark waits for the refill that the
+  previous page set off (Voila replaces a handed-out kernel `REFILL_DELAY_S` later; the new one
+  runs its notebook) to finish, until the lab's processes use under `QUIET_SHARE` of a core
+  (at most `--quiet-wait` s; `quiet_wait_s` says how long, `lab_cpu_share` the share then).
 - `on_request`: `--preheat 0`, each page starts its own kernel (as Voila inside a Jupyter
   server, e.g. on Binder, always does). After each dashboard its kernels are frozen (SIGSTOP),
   so no training left running in the background slows the next one.
@@ -42,6 +47,7 @@ REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 OUT = REPO / "benchmarks" / "results" / "lab_timings.json"
 TARGETS = {"first_plot_s": 5.0, "redraw_ms": 200.0}
+QUIET_SHARE = 0.1  # of one core: the lab's processes count as idle below it
 READY = "/done in|from cache|failed|stopped|Could not finish|shipped (full|teach) tier/"
 # a control that only redraws (no training, no recomputation), per dashboard: (kind, what, values)
 REDRAWS = {
@@ -101,6 +107,32 @@ def pause_kernels(proc) -> int:
     return paused
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def wait_quiet(proc, limit_s: float, window_s: float = 2.0) -> dict:
+    """Wait until the server and its kernels use under QUIET_SHARE of a core over `window_s`."""
+    started = time.perf_counter()
+    share = None
+    while time.perf_counter() - started < limit_s:
+        pids = [proc.pid, *lab._children(proc.pid)]
+        before = _cpu_seconds(pids)
+        time.sleep(window_s)
+        share = (_cpu_seconds(pids) - before) / window_s
+        if share < QUIET_SHARE:
+            break
+    return {"quiet_wait_s": round(time.perf_counter() - started, 1),
+            "lab_cpu_share": None if share is None else round(share, 2)}
+
+
 def wait_ready(page, timeout_s: float) -> float | None:
     started = time.perf_counter()
     try:
@@ -110,16 +142,16 @@ def wait_ready(page, timeout_s: float) -> float | None:
     return time.perf_counter() - started
 
 
-def open_one(browser, base: str, name: str, ready_wait: float) -> dict:
+def open_one(browser, base: str, name: str, ready_wait: float, quiet: dict | None = None) -> dict:
     context, page = lab.new_page(browser, 1280, 800)
-    record: dict = {"load_1min": load_1min()}
+    record: dict = {"load_1min": load_1min(), **(quiet or {})}
     try:
         started = time.perf_counter()
         page.goto(f"{base}/voila/render/{name}.ipynb", wait_until="domcontentloaded", timeout=300_000)
-        page.wait_for_selector(".js-plotly-plot .main-svg", state="visible", timeout=300_000)
+        page.wait_for_selector(".js-plotly-plot .main-svg:visible", state="visible", timeout=300_000)
         record["first_plot_s"] = round(time.perf_counter() - started, 2)
         if page.query_selector(".aelab-full-column"):
-            page.wait_for_selector(".aelab-full-column .js-plotly-plot .main-svg", state="visible", timeout=60_000)
+            page.wait_for_selector(".aelab-full-column .js-plotly-plot .main-svg:visible", state="visible", timeout=60_000)
             record["full_tier_plot_s"] = round(time.perf_counter() - started, 2)
         ready = wait_ready(page, ready_wait)
         record["ready_s"] = round(time.perf_counter() - started, 2) if ready is not None else None
@@ -196,6 +228,8 @@ def main() -> int:
                         help="seconds to wait for a dashboard's first result (training at the lab's size)")
     parser.add_argument("--preheat-wait", type=float, default=240.0,
                         help="seconds to let the preheated kernels run their notebooks before the first page")
+    parser.add_argument("--quiet-wait", type=float, default=120.0,
+                        help="preheated: most seconds to wait for the lab to go idle before each page")
     parser.add_argument("--results", help="shipped results root (AELAB_RESULTS); default: the lab's own")
     parser.add_argument("--out", default=str(OUT))
     parser.add_argument("--note", default="", help="conditions worth recording (e.g. what else ran)")
@@ -225,11 +259,17 @@ def main() -> int:
         try:
             if "preheated" in args.modes:
                 print(f"preheated (aelab lab's default, pool of 1; {args.preheat_wait:.0f} s to fill)", flush=True)
-                record["preheated"] = with_server(
-                    env, 1, tmp / "preheated.log",
-                    lambda base, proc, s: {"server_start_s": round(s, 1), "load_1min_before_pages": load_1min(),
-                                           **{n: open_one(browser, base, n, args.ready_wait) for n in names}},
-                    args.preheat_wait)
+                from aelab.widgets.lab import REFILL_DELAY_S
+
+                def visits(base, proc, s):
+                    out = {"server_start_s": round(s, 1), "load_1min_before_pages": load_1min()}
+                    for i, n in enumerate(names):
+                        if i:  # the previous page's refill starts REFILL_DELAY_S after it was served
+                            time.sleep(REFILL_DELAY_S + 1)
+                        out[n] = open_one(browser, base, n, args.ready_wait, wait_quiet(proc, args.quiet_wait))
+                    return out
+
+                record["preheated"] = with_server(env, 1, tmp / "preheated.log", visits, args.preheat_wait)
             if "on-request" in args.modes:
                 print("on request (no preheated kernels, each page starts its own)", flush=True)
 

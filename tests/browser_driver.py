@@ -163,7 +163,7 @@ def open_dashboard(page, url: str, timeout_ms: int = 180_000) -> float:
     """Open a dashboard and wait for its first plot; return seconds to first plot."""
     started = time.perf_counter()
     page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
-    page.wait_for_selector(".js-plotly-plot .main-svg", state="visible", timeout=timeout_ms)
+    page.wait_for_selector(".js-plotly-plot .main-svg:visible", state="visible", timeout=timeout_ms)
     return time.perf_counter() - started
 
 
@@ -173,14 +173,16 @@ def wait_for_work(page, timeout_ms: int = 180_000) -> None:
 
 
 def plot_signature(page) -> str:
+    # the plots shown: a dashboard keeps the views it drew (FigureStack) and hides all but one
     html = page.evaluate("() => Array.from(document.querySelectorAll('.js-plotly-plot .main-svg, .aelab-paper-table'))"
-                         ".map(e => e.innerHTML).join('|')")
+                         ".filter(e => e.getClientRects().length > 0).map(e => e.innerHTML).join('|')")
     return hashlib.sha1(html.encode()).hexdigest()
 
 
 def figure_text(page) -> str:
     """The text the page's figures show (titles, axis titles, legends, tables), one string."""
     return page.evaluate("() => Array.from(document.querySelectorAll('.aelab-figure'))"
+                         ".filter(e => e.getClientRects().length > 0)"
                          ".map(e => e.innerText + ' ' + Array.from(e.querySelectorAll('svg text'))"
                          ".map(t => t.textContent).join(' ')).join(' | ')")
 
@@ -197,8 +199,8 @@ def wait_for_text(page, text: str, timeout: float = 120, poll: float = 0.1) -> b
 
 def hover_thumbnail(page, tries: int = 60) -> str:
     """Move the mouse over the latent scatter until the hover thumbnail's caption names an image."""
-    box = page.locator(".aelab-plot .nsewdrag").first.bounding_box()
-    caption = page.locator(".aelab-thumbnail div").first
+    box = page.locator(".aelab-plot .nsewdrag:visible").first.bounding_box()
+    caption = page.locator(".aelab-thumbnail:visible div").first
     for k in range(tries):
         fx, fy = 0.2 + 0.6 * ((k * 7) % 11) / 10, 0.2 + 0.6 * ((k * 3) % 13) / 12
         page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])

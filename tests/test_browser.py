@@ -190,7 +190,7 @@ def test_dashboard_opens_on_the_shipped_full_tier_and_draws_your_run_beside_it(n
         first_plot = lab_browser.open_dashboard(page, f"{lab_server}/voila/render/{name}.ipynb")
         # the first plot on the page is the full tier's, in the left column, drawn without training
         assert page.evaluate("() => !!document.querySelector('.js-plotly-plot').closest('.aelab-full-column')")
-        page.wait_for_selector(".aelab-full-column .js-plotly-plot .main-svg", state="visible")
+        page.wait_for_selector(".aelab-full-column .js-plotly-plot .main-svg:visible", state="visible")
         page.wait_for_selector(".aelab-tier-table", state="visible")
         wait_ready(page)
         text = page.evaluate("() => document.body.innerText")
@@ -221,7 +221,7 @@ def test_dashboard_opens_on_the_shipped_full_tier_and_draws_your_run_beside_it(n
         assert "not run yet" not in visible_text(page, ".aelab-tier-table tbody")
         if not cached:  # the run column changed from "not run yet" to your run
             assert page.evaluate("() => document.querySelector('.aelab-run-column').innerHTML") != before
-        page.wait_for_selector(".aelab-run-column .js-plotly-plot .main-svg", state="visible")
+        page.wait_for_selector(".aelab-run-column .js-plotly-plot .main-svg:visible", state="visible")
         time.sleep(1)
         assert lab_browser.page_errors(page) == [] and lab_browser.console_errors(page) == []
         page.screenshot(path=str(ARTIFACTS / f"{name}-shipped-and-run.png"), full_page=True)
@@ -256,7 +256,7 @@ def test_landing_page_has_a_card_per_dashboard_and_works_offline(lab_server, chr
         page.screenshot(path=str(ARTIFACTS / "landing.png"), full_page=True)
         page.locator("a.aelab-card[data-dashboard='01-denoising-filters']").click()
         page.wait_for_url("**/voila/render/01-denoising-filters.ipynb", wait_until="domcontentloaded")
-        page.wait_for_selector(".js-plotly-plot .main-svg", state="visible", timeout=180_000)
+        page.wait_for_selector(".js-plotly-plot .main-svg:visible", state="visible", timeout=180_000)
     finally:
         context.close()
 

@@ -127,6 +127,15 @@ def test_experiment_dashboards_run_switch_views_and_cache(app_name):
     table = shown[-1]  # the paper-vs-run table: small HTML, human labels, no internal rows
     assert "paper vs this run" in table and "<table" in table and "js-plotly" not in table
     assert "this run" in table and "direction agrees" in table and "_" not in table.split("<tbody>")[1]
+    # back to a view drawn from the same result: shown again, not drawn again (FigureStack)
+    drawn = []
+    app.views = {name: (lambda view: lambda *a: drawn.append(1) or view(*a))(view) for name, view in app.views.items()}
+    first = app.fig.slots[app.view.options[0]]
+    sent = first.outputs
+    app.view.value = app.view.options[0]
+    assert drawn == [] and app.fig.current is first and first.outputs is sent and first.layout.display is None
+    app.show(app.result, app.arrays)  # a new result: the view shown is drawn from it
+    assert drawn == [1]
     again = getattr(widgets, app_name)()
     assert "cache" in again.runner.status.value and again.result["metrics"] == app.result["metrics"]
 

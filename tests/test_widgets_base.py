@@ -222,10 +222,53 @@ def test_voila_arguments_cover_the_served_settings(tmp_path):
     for expected in ("--port=9999", "--Voila.ip=127.0.0.1", "--strip_sources=True", "--no-browser",
                      "--preheat_kernel=True", "--pool_size=2", "--VoilaExecutor.timeout=60",
                      "--MappingKernelManager.cull_idle_timeout=120", "--MappingKernelManager.cull_interval=30",
-                     "--show_tracebacks=False"):
+                     "--show_tracebacks=False", f"--VoilaKernelManager.fill_delay={lab.REFILL_DELAY_S}",
+                     "--VoilaConfiguration.extension_denylist=jupyterlab-plotly",
+                     "--VoilaConfiguration.extension_denylist=anywidget"):
         assert expected in argv
     cold = lab.voila_argv(tmp_path, port=1, preheat=0, tracebacks=True, open_browser=True)
     assert "--preheat_kernel=False" in cold and "--show_tracebacks=True" in cold and "--no-browser" not in cold
+    assert not any("fill_delay" in a for a in cold)  # no pool, nothing to refill
+
+
+def test_plotly_js_is_inline_unless_the_lab_serves_it(monkeypatch):
+    from aelab import settings
+    from aelab.widgets.base import plotly_js_html
+
+    monkeypatch.delenv(settings.LAB_PLOTLY_URL, raising=False)
+    inline = plotly_js_html()
+    assert len(inline) > 1_000_000 and "data-aelab-plotly" not in inline  # the whole bundle (JupyterLab, Binder)
+    monkeypatch.setenv(settings.LAB_PLOTLY_URL, "/base/aelab/plotly.min.js")
+    served = plotly_js_html()
+    assert len(served) < 1000 and '"/base/aelab/plotly.min.js"' in served
+    monkeypatch.setenv(settings.LAB_PLOTLY_URL, "http://elsewhere/plotly.js")
+    with pytest.raises(settings.UsageError, match=settings.LAB_PLOTLY_URL):
+        plotly_js_html()
+
+
+def test_lab_kernels_run_at_a_lower_priority(monkeypatch):
+    import os
+
+    from aelab.widgets.lab_kernels import CappedKernelManager
+
+    calls = []
+    monkeypatch.setattr(os, "getpriority", lambda which, pid: 2)
+    monkeypatch.setattr(os, "setpriority", lambda which, pid, value: calls.append((pid, value)))
+    manager = CappedKernelManager()
+
+    class Provisioner:
+        pid = 4321
+
+    class Kernel:
+        provisioner = Provisioner()
+
+    manager._kernels["k"] = Kernel()
+    manager.lower_priority("k")
+    assert calls == [(4321, 2 + manager.kernel_nice)] and manager.kernel_nice == 5
+    manager.kernel_nice = 0
+    manager.lower_priority("k")
+    manager.lower_priority("unknown")
+    assert len(calls) == 1
 
 
 def test_aelab_lab_prints_the_voila_command(capsys, tmp_path):
@@ -266,3 +309,27 @@ def test_landing_cards_come_from_the_notebooks_and_the_page_is_self_contained(tm
     assert "src='/lab/aelab/thumbnails/01-denoising-filters.png'" in page
     assert page.count("class='aelab-card'") == len(items) + 1
     assert not re.search(r"(https?:)?//[a-z]", page)  # nothing from another host: works offline
+
+
+def test_a_figure_stack_keeps_each_view_and_switches_without_redrawing():
+    import plotly.graph_objects as go
+
+    from aelab.widgets.base import FigureStack
+
+    stack = FigureStack(go.Figure(layout_title_text="waiting"))
+    assert stack.figure.layout.title.text == "waiting"
+    waiting = stack.current
+    stack.show(go.Figure(go.Scatter(y=[1, 2])), key="curves", stamp=1)
+    curves = stack.current
+    assert curves is waiting and list(stack.slots) == ["curves"]  # the placeholder's slot, reused
+    stack.show_html("<table>paper</table>", key="table", stamp=1)
+    assert "paper" in stack.html and curves.layout.display == "none" and stack.current.layout.display is None
+    assert stack.holds("curves", 1) and not stack.holds("curves", 2) and not stack.holds("curves", None)
+    sent = curves.outputs
+    assert stack.select("curves") is curves and curves.outputs is sent  # shown again, nothing redrawn
+    assert [s.layout.display for s in stack.children] == [None, "none"]
+    assert list(stack.data[0].y) == [1, 2]
+    stack.mark_stopped("stopped at epoch 2")  # the drawing no longer matches its data
+    assert stack.figure.layout.title.text.startswith("[stopped at epoch 2]") and not stack.holds("curves", 1)
+    stack.show(go.Figure(go.Scatter(y=[3])), key="curves", stamp=2)
+    assert stack.current is curves and list(stack.data[0].y) == [3] and len(stack.children) == 2

@@ -56,16 +56,18 @@ def table_cells(html: str) -> list[list[str]]:
 
 
 def in_page_order(app) -> list:
-    """The app's result figures in the order the page shows them (depth first); the training record's
-    loss figure (`EpochRecord`, under the controls) is not one of them."""
-    from aelab.widgets.base import StaticFigure
+    """The app's result figures in the order the page shows them (depth first; a `FigureStack` of
+    views is one figure); the training record's loss figure (`EpochRecord`, under the controls) is
+    not one of them."""
+    from aelab.widgets.base import FigureStack, StaticFigure
 
     found = []
     record = getattr(getattr(app, "record", None), "fig", None)
 
     def walk(widget):
-        if isinstance(widget, StaticFigure) and widget is not record:
+        if isinstance(widget, (StaticFigure, FigureStack)) and widget is not record:
             found.append(widget)
+            return
         for child in getattr(widget, "children", ()):
             walk(child)
 

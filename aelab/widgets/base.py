@@ -12,6 +12,11 @@ Rules learnt from serving these apps with Voila (REFERENCES.md, "Dashboards in V
   initialise in some Voila loads ("[anywidget] Failed to initialize model.") and the figure
   then never updated. Interaction that needs no kernel (06's hover thumbnails) is a script
   in the same HTML. NaN/inf become null in the figure's JSON, so nothing non-finite is sent.
+  Under `aelab lab` plotly.js comes from the lab's server as the page starts instead of through
+  the kernel (`plotly_js_html`). A dashboard's views (a view toggle, a log-scale box, PCA of codes
+  or of pixels) are kept, one `StaticFigure` each, in a `FigureStack`: going back to a view drawn
+  from the same data only changes which one is visible (drawing a multi-panel figure costs
+  150-300 ms in the browser on a 2-core machine).
 - An update sent within ~1-3 s of a figure's first render can be lost in the browser, so
   every redraw carries the whole figure, never a delta: the next update heals a lost one,
   and the final state is sent again after a task (`HEAL_AFTER_S`).
@@ -146,12 +151,24 @@ def _script_safe(text: str) -> str:
 
 
 def plotly_js_html() -> str:
-    """plotly.js, inline (no CDN: the lab works offline), loaded once per page as `window.Plotly`.
+    """The script that makes plotly.js `window.Plotly` on the page, once (no CDN: the lab works offline).
 
-    Shadowing `define`/`module`/`exports` makes the bundle set the global even where a page
-    has an AMD or CommonJS loader."""
+    Under `aelab lab` (`settings.lab_plotly_url()` set) the page's template already asked for
+    plotly.js from the lab's server, so it loads while the page starts instead of arriving
+    through the kernel as 4.8 MB of widget state: this script only adds the same `<script src>`
+    where the page lacks it. Elsewhere (JupyterLab, Voila on Binder) plotly.js is inline;
+    shadowing `define`/`module`/`exports` makes the bundle set the global even where a page has
+    an AMD or CommonJS loader."""
+    import json
+
     import plotly.offline
 
+    url = settings.lab_plotly_url()
+    if url is not None:
+        return ("<script type='text/javascript'>(function(){if(window.Plotly||document.querySelector("
+                "'script[data-aelab-plotly]')){return;}var s=document.createElement('script');"
+                f"s.src={json.dumps(url)};s.setAttribute('data-aelab-plotly','');"
+                "document.head.appendChild(s);})();</script>")
     return ("<script type='text/javascript'>(function(){if(window.Plotly){return;}"
             "var define, module, exports;\n" + _script_safe(plotly.offline.get_plotlyjs())
             + "\n}).call(window);</script>")
@@ -243,6 +260,78 @@ class StaticFigure(W.Output):
 
     def resend(self) -> None:
         self.send_state("outputs")
+
+
+class FigureStack(W.VBox):
+    """A dashboard's views of one result in one place, each drawn into its own `StaticFigure`
+    and kept (like tabs): switching back to a view already drawn from the same data only changes
+    which one is visible, so no figure is sent and the browser draws nothing. A multi-panel
+    plotly figure takes 150-300 ms to draw on a 2-core machine; a switch is one layout message.
+
+    `show(fig, key=view, stamp=data)` draws the view `key` of the data identified by `stamp` and
+    shows it; `holds(key, stamp)` says whether that drawing is there already, and `select(key)`
+    shows it. New data (another stamp) redraws only the view shown; the others are redrawn when
+    chosen. Has what the runner and the tests use of a `StaticFigure` (`figure`, `data`, `html`,
+    `mark_stopped`, `resend`), for the view shown."""
+
+    def __init__(self, fig: go.Figure | None = None):
+        super().__init__(layout=W.Layout(width="100%"))
+        self.add_class("aelab-figure-stack")
+        self.slots: dict[str, StaticFigure] = {}
+        self.stamps: dict[str, Any] = {}
+        self.key: str | None = None
+        if fig is not None:
+            self.show(fig)
+
+    def holds(self, key: str, stamp: Any) -> bool:
+        return stamp is not None and key in self.slots and self.stamps.get(key) == stamp
+
+    def select(self, key: str) -> StaticFigure:
+        """Show view `key` (a new, empty slot if it was never drawn) and hide the others. The
+        placeholder shown before any view (key "") becomes the first view's slot."""
+        if key not in self.slots and list(self.slots) == [""]:
+            self.slots[key] = self.slots.pop("")
+            self.stamps.pop("", None)
+        if key not in self.slots:
+            self.slots[key] = StaticFigure()
+            self.children = (*self.children, self.slots[key])
+        for name, slot in self.slots.items():
+            slot.layout.display = None if name == key else "none"
+        self.key = key
+        return self.slots[key]
+
+    def show(self, fig: go.Figure, *, key: str = "", stamp: Any = None, **kwargs) -> None:
+        self.select(key).show(fig, **kwargs)
+        self.stamps[key] = stamp
+
+    def show_html(self, html: str, *, key: str = "", stamp: Any = None) -> None:
+        self.select(key).show_html(html)
+        self.stamps[key] = stamp
+
+    @property
+    def current(self) -> StaticFigure | None:
+        return None if self.key is None else self.slots[self.key]
+
+    @property
+    def figure(self) -> go.Figure | None:
+        return None if self.current is None else self.current.figure
+
+    @property
+    def data(self):
+        return () if self.current is None else self.current.data
+
+    @property
+    def html(self) -> str:
+        return "" if self.current is None else self.current.html
+
+    def mark_stopped(self, note: str) -> None:
+        if self.current is not None:
+            self.current.mark_stopped(note)
+            self.stamps[self.key] = None  # no longer the plain drawing of its data
+
+    def resend(self) -> None:
+        if self.current is not None:
+            self.current.resend()
 
 
 def plotly_loader() -> W.Output:
@@ -402,7 +491,7 @@ class Runner:
                               self.output])
         self._thread: threading.Thread | None = None
         self._job: Job | None = None
-        self.figures: list[StaticFigure] = []  # an app's plots, resent with the final state
+        self.figures: list[StaticFigure | FigureStack] = []  # an app's plots, resent with the final state
         self.on_finish: list[Callable[[], None]] = []  # called (in the task's thread) when the current task ends
         self._torch_threads: int | None = None  # torch's thread count before the first task
         self._stop = threading.Event()
@@ -522,7 +611,7 @@ class Runner:
         note = (f"stopped at epoch {job.epoch}" + (f" ({job.stage})" if job.stage else "") if job.epoch
                 else "stopped before the first epoch ended")
         for figure in self.figures:
-            if isinstance(figure, StaticFigure):
+            if isinstance(figure, (StaticFigure, FigureStack)):
                 figure.mark_stopped(note)
 
     def show_cached(self, status: str = "loaded from cache") -> None:
@@ -540,7 +629,7 @@ class Runner:
         for widget in (self.bar, self.status, self.error, self.stop_button):
             widget.send_state()
         for figure in self.figures:
-            if isinstance(figure, StaticFigure):
+            if isinstance(figure, (StaticFigure, FigureStack)):
                 figure.resend()
             else:
                 sync_figure_state(figure)

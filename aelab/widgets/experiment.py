@@ -42,7 +42,7 @@ import plotly.graph_objects as go
 from aelab.experiments import RunContext, get
 from aelab.viz import figure_for_result, paper_comparison_html
 from aelab.viz.results import wrap_title
-from aelab.widgets.base import TOGGLES, WIDE, App, EpochRecord, Job, Runner, StaticFigure, friendly_error, header
+from aelab.widgets.base import TOGGLES, WIDE, App, EpochRecord, Job, Runner, FigureStack, friendly_error, header
 from aelab.widgets.shipped import (caption_html, open_shipped, run_caption_html, side_by_side, tier_table,
                                    try_it_html)
 from aelab.widgets.urlstate import UrlState
@@ -101,7 +101,8 @@ class ExperimentApp(App):
         waiting = "press run to train it" if self.shipped is not None else "running…"
         waiting_fig = go.Figure(layout=dict(title=f"{self.experiment.title}: {waiting}", height=420,
                                             template="plotly_white"))
-        self.fig = StaticFigure(waiting_fig if self.shipped is None else wrap_title(waiting_fig))
+        self.fig = FigureStack(waiting_fig if self.shipped is None else wrap_title(waiting_fig))
+        self._shown = 0  # counts the results shown: a view drawn from the current one is kept (FigureStack)
         self.record = EpochRecord(self.runner)  # every epoch end of a run: live loss, scrubber, pause / step
         self.play = self.record.play
         self.runner.figures = [self.fig, self.record.fig]
@@ -119,7 +120,7 @@ class ExperimentApp(App):
             super().__init__([top, W.HBox(row), self.view, self.runner.widget, self.fig, self.notes,
                               self.record.widget])
         else:
-            self.full_fig = StaticFigure()
+            self.full_fig = FigureStack()
             self.full_caption = W.HTML(caption_html(self.shipped, "drawn from its saved files, nothing is trained "
                                                                   "on opening"))
             self.run_caption = W.HTML(run_caption_html(self.scale, "not run yet: press run below"))
@@ -201,6 +202,7 @@ class ExperimentApp(App):
 
     def show(self, result: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
         self.result, self.arrays = result, dict(arrays)
+        self._shown += 1
         self.record.load(result.get("history"))  # None: a run cached before records were kept
         self.notes.value = self._notes_html(result.get("notes", ""))
         if self.shipped is not None:
@@ -211,39 +213,45 @@ class ExperimentApp(App):
     def redraw(self) -> None:
         """Draw the chosen view of the stored result (no recomputation): a figure, or the
         paper-vs-run HTML table. Each is drawn whole, so nothing of another view stays behind.
-        With a shipped full tier, its picture is drawn with the same view."""
+        With a shipped full tier, its picture is drawn with the same view. A view drawn before
+        from the same result is only shown again (`FigureStack`)."""
         self._draw_full()
         if self.result is None:
             return
-        _draw(self.fig, self.views[self.view.value], self.result, self.arrays, wrap=self.shipped is not None)
+        _draw(self.fig, self.view.value, self.views[self.view.value], self.result, self.arrays, stamp=self._shown,
+              wrap=self.shipped is not None)
         self._shown_view = self.view.value
 
     def _draw_full(self) -> None:
         if self.shipped is not None:
-            _draw(self.full_fig, self.views[self.view.value], self.shipped.record, self.shipped.arrays, wrap=True,
-                  shipped=True)
+            _draw(self.full_fig, self.view.value, self.views[self.view.value], self.shipped.record,
+                  self.shipped.arrays, stamp="shipped", wrap=True, shipped=True)
 
 
-def _draw(figure: StaticFigure, view: View, result: dict[str, Any], arrays: Mapping[str, np.ndarray],
-          wrap: bool = False, shipped: bool = False) -> None:
-    """Draw one view of a result into `figure` (a figure or an HTML table). `wrap`: the figure
+def _draw(figure: FigureStack, key: str, view: View, result: dict[str, Any], arrays: Mapping[str, np.ndarray],
+          stamp: Any, wrap: bool = False, shipped: bool = False) -> None:
+    """Draw view `key` of a result (identified by `stamp`) into `figure` (a figure or an HTML
+    table), or only show it again when it was drawn from the same result. `wrap`: the figure
     fills half the page, so its title is wrapped over lines. `shipped`: a view that cannot draw
     the shipped result (files of another version, without an array it needs) says so in place
     instead of failing the dashboard."""
     import html
 
+    if figure.holds(key, stamp):
+        figure.select(key)
+        return
     try:
         drawn = view(result, arrays)
     except Exception as err:
         if not shipped:
             raise
         figure.show_html(f"<div class='aelab-error' style='color:#b00020'>Could not finish drawing this view from the "
-                         f"shipped result: {html.escape(friendly_error(err))}</div>")
+                         f"shipped result: {html.escape(friendly_error(err))}</div>", key=key, stamp=stamp)
         return
     if isinstance(drawn, str):
-        figure.show_html(drawn)
+        figure.show_html(drawn, key=key, stamp=stamp)
         return
-    figure.show(wrap_title(drawn) if wrap else drawn)
+    figure.show(wrap_title(drawn) if wrap else drawn, key=key, stamp=stamp)
 
 
 def _settings_text(controls: Mapping[str, W.ValueWidget], result: dict[str, Any]) -> str:

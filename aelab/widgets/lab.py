@@ -13,11 +13,16 @@ Voila settings and why (REFERENCES.md, "Dashboards in Voila"):
 - `--strip_sources=True`: dashboards, not code.
 - `--preheat_kernel=True --pool_size=N` (N=`--preheat`, 0 turns it off): each notebook has a
   kernel that already ran it, so a page opens on a finished figure. Only the standalone
-  `voila` command supports this (not Voila inside a Jupyter server, as on Binder).
+  `voila` command supports this (not Voila inside a Jupyter server, as on Binder). The pool is
+  refilled `REFILL_DELAY_S` after a kernel is handed out (`--VoilaKernelManager.fill_delay`), not
+  at once, so the refill does not slow the page that got the kernel.
 - `--VoilaExecutor.timeout=N`: a stalled cell ends in an error page instead of a hang.
 - `--MappingKernelManager.cull_idle_timeout/cull_interval`: a closed tab's kernel is not shut
   down by the page (its shutdown request is refused for a missing `_xsrf`), so idle kernels
   are culled.
+- `--VoilaConfiguration.extension_denylist` (`UNUSED_LABEXTENSIONS`): pages skip the front-end
+  extensions no dashboard uses, and plotly.js is served by the lab (`widgets.landing.PLOTLY_URL`)
+  and asked for by the page's template as it starts (see `widgets.base.plotly_js_html`).
 - `--show_tracebacks=True` only with `--tracebacks` (for debugging a dashboard).
 
 The home page (`/`) is the lab's own landing page, one card per dashboard (title, picture, one
@@ -79,6 +84,14 @@ def dashboards(folder: Path) -> list[str]:
 
 HOST = "127.0.0.1"
 LOCAL_HOSTNAMES = ("localhost",)
+# front-end extensions the dashboards do not use (their figures are static HTML drawn with plotly.js,
+# `widgets.base.StaticFigure`): jupyterlab-plotly's renderer (4.8 MB of script) and anywidget (plotly's
+# FigureWidget) would be fetched and parsed by every page before its first widget shows
+UNUSED_LABEXTENSIONS = ("jupyterlab-plotly", "anywidget")
+# seconds Voila waits after handing out a preheated kernel before starting its replacement (Voila's
+# default: 1): the replacement runs its notebook (imports, figures: several CPU seconds) and would
+# compete with the page that just got its kernel while that page draws and answers its first controls
+REFILL_DELAY_S = 10
 EXTRA_KERNELS = 6  # default cap: the preheated kernels plus this many started by visitors
 
 
@@ -152,9 +165,11 @@ def voila_argv(folder: Path, *, port: int, open_browser: bool = False, preheat: 
             "--MappingKernelManager.cull_connected=False",
             "--VoilaConfiguration.multi_kernel_manager_class=aelab.widgets.lab_kernels.CappedKernelManager",
             f"--CappedKernelManager.max_kernels={max_kernels}",
+            *(f"--VoilaConfiguration.extension_denylist={name}" for name in UNUSED_LABEXTENSIONS),
             _host_settings(allow_hosts),
             f"--show_tracebacks={tracebacks}"]
-    argv += [f"--preheat_kernel=True", f"--pool_size={preheat}"] if preheat > 0 else ["--preheat_kernel=False"]
+    argv += ([f"--preheat_kernel=True", f"--pool_size={preheat}", f"--VoilaKernelManager.fill_delay={REFILL_DELAY_S}"]
+             if preheat > 0 else ["--preheat_kernel=False"])
     if not open_browser:
         argv.append("--no-browser")
     return argv

@@ -127,6 +127,20 @@ def _handlers(folder: Path, base_url: str) -> list:
              {"path": [str(Path(folder) / THUMBNAILS)]})]
 
 
+PLOTLY_URL = "aelab/plotly.min.js"  # under the server's base URL: the installed plotly package's bundle
+
+
+def _plotly_handler(base_url: str) -> tuple:
+    """plotly.js from the installed plotly package at `base_url/PLOTLY_URL` (cacheable, with an ETag)."""
+    import plotly
+    from jupyter_server.base.handlers import FileFindHandler
+    from jupyter_server.utils import url_path_join
+
+    folder = Path(plotly.__file__).resolve().parent / "package_data"
+    folder_url, name = PLOTLY_URL.rsplit("/", 1)
+    return (url_path_join(base_url, folder_url, f"({re.escape(name)})"), FileFindHandler, {"path": [str(folder)]})
+
+
 def lab_voila_class():
     """`Voila` with the landing page in front of its own handlers (tornado takes the first match), and
     pages that fetch nothing from outside the lab."""
@@ -149,7 +163,12 @@ def lab_voila_class():
             return settings
 
         def init_handlers(self):
-            handlers = super().init_handlers()
+            from jupyter_server.utils import url_path_join
+
+            from aelab import settings as aelab_settings
+
+            handlers = [_plotly_handler(self.server_url), *super().init_handlers()]
+            aelab_settings.set_lab_plotly_url(url_path_join(self.server_url, PLOTLY_URL))  # for the kernels
             if self.notebook_path:  # one notebook served: no landing page
                 return handlers
             return _handlers(Path(self.root_dir), self.server_url) + handlers

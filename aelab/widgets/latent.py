@@ -36,7 +36,7 @@ from aelab.cache import array_key
 from aelab.experiments import get
 from aelab.experiments.lecture_demos import run_latent
 from aelab.viz.latent import METHOD_NAMES, embed_2d, latent_scatter
-from aelab.widgets.base import TOGGLES, App, EpochRecord, Runner, StaticFigure, header
+from aelab.widgets.base import TOGGLES, App, EpochRecord, FigureStack, Runner, header
 from aelab.widgets.experiment import job_context
 from aelab.widgets.shipped import (caption_html, idle_status, open_shipped, run_caption_html, side_by_side,
                                    tier_table, try_it_html)
@@ -90,9 +90,10 @@ class LatentApp(App):
         self.shipped = open_shipped(EXPERIMENT, self.runner)
         self.arrays: dict[str, np.ndarray] | None = None
         self._pca: dict[str, np.ndarray] = {}  # PCA of each source's points, for instant switches
+        self._codes_version = 0  # counts your run's codes shown: a scatter drawn from them is kept (FigureStack)
         self._images_name = f"aelab_latent_{uuid.uuid4().hex}"
         self.images = W.Output(layout=W.Layout(height="0px", overflow="hidden"))  # the hover images, sent once
-        self.fig = StaticFigure(latent_scatter(np.zeros((0, 2)), np.zeros(0), method="pca",
+        self.fig = FigureStack(latent_scatter(np.zeros((0, 2)), np.zeros(0), method="pca",
                                                title="Codes will appear here once the autoencoder is trained"))
         self.record = EpochRecord(self.runner)  # your run's training: live loss, scrubber, pause / step
         self.play = self.record.play
@@ -119,7 +120,7 @@ class LatentApp(App):
             self._full_images_name = f"aelab_latent_full_{uuid.uuid4().hex}"
             self.full_images = W.Output(layout=W.Layout(height="0px", overflow="hidden"))
             self.full_images.outputs = (_images_output(self.full_arrays["images"], self._full_images_name),)
-            self.full_fig = StaticFigure(latent_scatter(np.zeros((0, 2)), np.zeros(0), method="pca",
+            self.full_fig = FigureStack(latent_scatter(np.zeros((0, 2)), np.zeros(0), method="pca",
                                                         title="the shipped codes"))
             self.fig.show(latent_scatter(np.zeros((0, 2)), np.zeros(0), method="pca",
                                          title="Your run's codes appear here: press train below"))
@@ -182,6 +183,7 @@ class LatentApp(App):
         self._training = False
         self.arrays = arrays
         self._pca = {}
+        self._codes_version += 1
         self.images.outputs = (_images_output(arrays["images"], self._images_name),)
         if self.shipped is not None:
             self.table.value = self._table(arrays)
@@ -249,10 +251,16 @@ class LatentApp(App):
         self.play.update()
 
     def draw(self, points: np.ndarray, method: str, source: str, *, arrays: dict[str, np.ndarray] | None = None,
-             fig: StaticFigure | None = None, images_name: str | None = None) -> None:
-        """Draw `points` (of `arrays`: your run's unless given) in `fig` (your run's unless given)."""
+             fig: FigureStack | None = None, images_name: str | None = None) -> None:
+        """Draw `points` (of `arrays`: your run's unless given) in `fig` (your run's unless given);
+        a scatter of the same codes, projection and points drawn before is only shown again."""
         arrays = self.arrays if arrays is None else arrays
         widget = self.fig if fig is None else fig
+        view, stamp = f"{method}/{source}", ("shipped" if arrays is getattr(self, "full_arrays", None)
+                                             else self._codes_version)
+        if widget.holds(view, stamp):
+            widget.select(view)
+            return
         images_name = self._images_name if images_name is None else images_name
         what = "codes" if source == SOURCES[0] else "raw pixels"
         title = f"{what.capitalize()} of {len(points)} test images, {METHOD_NAMES[method]}"
@@ -270,7 +278,8 @@ class LatentApp(App):
                  f"image-rendering:pixelated;background:#eee;border:1px solid #ccc'></canvas>"
                  f"<div id='{caption_id}' style='font-size:14px;color:#333'>hover over a point to see its image</div>"
                  f"</div>")
-        widget.show(fig, after_js=hover_js(images_name, canvas_id, caption_id, arrays["labels"]), extra_html=thumb)
+        widget.show(fig, key=view, stamp=stamp, after_js=hover_js(images_name, canvas_id, caption_id, arrays["labels"]),
+                    extra_html=thumb)
 
 
 def _images_output(images: np.ndarray, name: str) -> dict:

@@ -23,7 +23,7 @@ from aelab.experiments.zhou import CurvesConfig, run_curves
 from aelab.viz.curves import final_errors
 from aelab.viz.dense import SCHEME_NAMES, curves_figure
 from aelab.viz.results import wrap_title
-from aelab.widgets.base import TOGGLES, WIDE, App, PlayControls, Runner, figure_widget, header, refresh_figure
+from aelab.widgets.base import TOGGLES, WIDE, App, FigureStack, PlayControls, Runner, header
 from aelab.widgets.experiment import job_context
 from aelab.widgets.shipped import caption_html, open_shipped, run_caption_html, side_by_side, tier_table, try_it_html
 from aelab.widgets.urlstate import UrlState
@@ -100,7 +100,8 @@ class SchemesApp(App):
                                                "epochs first, then joint; the last: the whole run); no training")
         self.shipped = open_shipped(EXPERIMENT, self.runner)
         self.arrays: dict[str, np.ndarray] | None = None
-        self.fig = figure_widget(self._figure(empty_curves(base)))
+        self.fig = FigureStack(self._figure(empty_curves(base)))
+        self._shown = 0  # counts the curves shown: a drawing of the current ones is kept (FigureStack)
         self.runner.figures = [self.fig]
         self.train_button.on_click(lambda _: self.train())
         self.log_y.observe(lambda _: self.redraw(), names="value")
@@ -119,7 +120,8 @@ class SchemesApp(App):
                               self.summary])
         else:
             full = self.shipped
-            self.full_fig = figure_widget(self._figure(full.arrays))
+            self.full_fig = FigureStack()
+            self._show(self.full_fig, self._view(), "shipped", lambda: self._figure(full.arrays))
             self.full_summary = W.HTML(summary_html(full.arrays, "the full tier"))
             self.run_caption = W.HTML(run_caption_html(self.scale, "not run yet: press train both below"))
             self.table = W.HTML(tier_table(full, None, scale=self.scale))
@@ -135,6 +137,16 @@ class SchemesApp(App):
     def _figure(self, arrays: dict[str, np.ndarray], title: str = TITLE):
         fig = curves_figure(arrays, SCHEMES, title, splits=self.splits.value, log_y=self.log_y.value)
         return wrap_title(fig) if self.shipped is not None else fig
+
+    def _view(self) -> str:
+        return f"log={self.log_y.value} splits={','.join(self.splits.value)}"
+
+    @staticmethod
+    def _show(stack: FigureStack, view: str, stamp, make) -> None:
+        if stack.holds(view, stamp):
+            stack.select(view)
+        else:
+            stack.show(make(), key=view, stamp=stamp)
 
     def config(self) -> CurvesConfig:
         """The experiment's preset for this scale with the controls' values."""
@@ -170,6 +182,7 @@ class SchemesApp(App):
 
     def show(self, arrays: dict[str, np.ndarray], info: dict | None = None, config: CurvesConfig | None = None) -> None:
         self.arrays = {k: np.array(v) for k, v in arrays.items()}
+        self._shown += 1
         if info is not None and self.shipped is not None:
             self.table.value = tier_table(self.shipped, info.get("metrics"), scale=self.scale)
             if config is not None:
@@ -177,16 +190,19 @@ class SchemesApp(App):
         self.redraw()
 
     def redraw(self) -> None:
+        """Draw the curves with the chosen scale and splits; a drawing of the same curves with the
+        same choices is only shown again (`FigureStack`: the log-scale box switches at once)."""
+        view = self._view()
         if self.shipped is not None:
-            refresh_figure(self.full_fig, self._figure(self.shipped.arrays))
+            self._show(self.full_fig, view, "shipped", lambda: self._figure(self.shipped.arrays))
         if self.arrays is None:
             return
         epochs = len(self.arrays["test_L"]) + len(self.arrays["test_J"])
         self.play.set_range(epochs, bool(np.isfinite(self.arrays["test_L"]).any()))
         k = self.play.chosen()
         if k is None:
-            refresh_figure(self.fig, self._figure(self.arrays))
+            self._show(self.fig, view, (self._shown, None), lambda: self._figure(self.arrays))
         else:
-            refresh_figure(self.fig, self._figure(curves_until(self.arrays, k),
-                                                  f"{TITLE} · after epoch {k} of {epochs} (layer-wise, then joint)"))
+            self._show(self.fig, view, (self._shown, k), lambda: self._figure(
+                curves_until(self.arrays, k), f"{TITLE} · after epoch {k} of {epochs} (layer-wise, then joint)"))
         self.summary.value = summary_html(self.arrays)
