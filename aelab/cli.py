@@ -167,7 +167,8 @@ def _cmd_lab(args: argparse.Namespace) -> int:
                                     max_kernels=args.max_kernels)
     argv = lab.voila_argv(folder, port=args.port, open_browser=not args.no_browser, preheat=args.preheat,
                           timeout=args.timeout, cull_idle=args.cull_idle, cull_interval=args.cull_interval,
-                          tracebacks=args.tracebacks, max_kernels=max_kernels, allow_hosts=args.allow_host)
+                          tracebacks=args.tracebacks, max_kernels=max_kernels, allow_hosts=args.allow_host,
+                          fork=not args.no_fork)
     if args.print_command:
         print(shlex.join(["voila", *argv]))
         return 0
@@ -394,6 +395,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="also serve requests addressed to host NAME (e.g. behind a proxy; '*' = any). "
                         "By default only 127.0.0.1, ::1 and localhost are served")
+    p.add_argument("--no-fork", action="store_true",
+                   help="start each kernel as a new process instead of forking it from the lab's kernel zygote "
+                        "(which has imported torch and the dashboards' modules once, for all kernels to share)")
     p.add_argument("--tracebacks", action="store_true", help="show Python tracebacks in the page (debugging)")
     p.add_argument("--print-command", action="store_true", help="print the voila command line and exit")
     p.set_defaults(func=_cmd_lab)

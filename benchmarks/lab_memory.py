@@ -1,7 +1,7 @@
 """The lab's memory after many page loads; writes benchmarks/results/lab_memory.json.
 
     python benchmarks/lab_memory.py [--loads 10] [--scale smoke] [--preheat 1] [--max-kernels N]
-                                    [--cull-idle 30] [--settle 20]
+                                    [--cull-idle 30] [--settle 20] [--no-fork] [--out FILE]
 
 Starts `aelab lab` (the checkout's notebooks) on a free 127.0.0.1 port, waits for the
 preheated kernels, then loads dashboard pages with plain HTTP GETs from 127.0.0.1, one after
@@ -11,6 +11,10 @@ status, the seconds, the number of kernels and the memory of all the lab's proce
 server and every descendant): the sum of their RSS and of their PSS (proportional set
 size: shared pages counted once, so the honest total). Then it waits for idle kernels to be
 culled (`--cull-idle`) and records the memory again.
+
+Kernels are forks of the lab's kernel zygote (`aelab.widgets.zygote`), which imported torch and
+the dashboards' modules once: PSS counts those shared pages once. `--no-fork` measures kernels
+started as new processes instead (each with its own imports).
 
 What bounds memory: `--max-kernels` (default: the preheated kernels + 6); a load beyond it
 gets HTTP 503 and starts nothing; closed pages' kernels are culled after `--cull-idle`.
@@ -32,6 +36,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from aelab.widgets.zygote import is_zygote_child  # a kernel forked by the lab's kernel zygote
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
@@ -74,7 +80,7 @@ def _kb(path: Path, field: str) -> int:
 
 def memory(root: int) -> dict[str, float]:
     pids = tree(root)
-    kernels = [pid for pid in pids if b"ipykernel" in _cmdline(pid)]
+    kernels = [pid for pid in pids if b"ipykernel" in _cmdline(pid) or is_zygote_child(pid)]
     rss = sum(_kb(Path(f"/proc/{pid}/status"), "VmRSS") for pid in pids)
     pss = sum(_kb(Path(f"/proc/{pid}/smaps_rollup"), "Pss") for pid in pids)
     server = _kb(Path(f"/proc/{root}/status"), "VmRSS")
@@ -106,6 +112,7 @@ def main() -> None:
     parser.add_argument("--scale", default="smoke", choices=("smoke", "teach"))
     parser.add_argument("--preheat", type=int, default=1)
     parser.add_argument("--max-kernels", type=int)
+    parser.add_argument("--no-fork", action="store_true", help="aelab lab --no-fork: kernels as new processes")
     parser.add_argument("--cull-idle", type=int, default=30)
     parser.add_argument("--settle", type=float, default=20.0, help="seconds to wait for the preheated pool")
     parser.add_argument("--out", type=Path, default=OUT)
@@ -119,6 +126,8 @@ def main() -> None:
                "--preheat", str(args.preheat), "--cull-idle", str(args.cull_idle), "--cull-interval", "5"]
     if args.max_kernels is not None:
         command += ["--max-kernels", str(args.max_kernels)]
+    if args.no_fork:
+        command.append("--no-fork")
     log = Path(cache) / "lab.log"
     proc = subprocess.Popen(command, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
                             start_new_session=True)

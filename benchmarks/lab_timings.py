@@ -99,7 +99,7 @@ def pause_kernels(proc) -> int:
     paused = 0
     for pid in lab._children(proc.pid):
         try:
-            if b"ipykernel" in (Path("/proc") / str(pid) / "cmdline").read_bytes():
+            if lab.is_kernel(pid):
                 os.kill(pid, signal.SIGSTOP)
                 paused += 1
         except OSError:
@@ -142,6 +142,17 @@ def wait_ready(page, timeout_s: float) -> float | None:
     return time.perf_counter() - started
 
 
+def page_state(page) -> dict:
+    """What a page that failed showed: plotly.js present, widgets and figures drawn, its text, console."""
+    try:
+        return page.evaluate("() => ({plotly: typeof window.Plotly, widgets: document.querySelectorAll('.jupyter-widgets')"
+                             ".length, figures: document.querySelectorAll('.aelab-plot').length, plots: document"
+                             ".querySelectorAll('.js-plotly-plot').length, text: document.body.innerText.slice(0, 300)})"
+                             ) | {"console": lab.console_errors(page) + lab.page_errors(page)}
+    except Exception as err:  # the page itself is gone
+        return {"unreadable": str(err).splitlines()[0]}
+
+
 def open_one(browser, base: str, name: str, ready_wait: float, quiet: dict | None = None) -> dict:
     context, page = lab.new_page(browser, 1280, 800)
     record: dict = {"load_1min": load_1min(), **(quiet or {})}
@@ -156,8 +167,9 @@ def open_one(browser, base: str, name: str, ready_wait: float, quiet: dict | Non
         ready = wait_ready(page, ready_wait)
         record["ready_s"] = round(time.perf_counter() - started, 2) if ready is not None else None
         record["errors"] = lab.page_errors(page) + lab.console_errors(page)
-    except Exception as err:  # record the failure, go on with the other dashboards
+    except Exception as err:  # record the failure and what the page showed, go on with the other dashboards
         record["errors"] = [f"{type(err).__name__}: {str(err).splitlines()[0]}"]
+        record["page"] = page_state(page)
     finally:
         context.close()
     record["meets_target"] = record.get("first_plot_s", 1e9) < TARGETS["first_plot_s"]

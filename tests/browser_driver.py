@@ -101,10 +101,21 @@ def stop_lab(proc: subprocess.Popen) -> None:
         proc.wait(timeout=15)
     for pid in kernels:
         try:
-            if b"ipykernel" in (Path("/proc") / str(pid) / "cmdline").read_bytes():  # still our kernel
+            if is_kernel(pid):  # still our kernel
                 os.kill(pid, signal.SIGKILL)
         except (OSError, ProcessLookupError):
             pass
+
+
+def is_kernel(pid: int) -> bool:
+    """Whether `pid` is a kernel: an ipykernel process, or a fork of the lab's kernel zygote
+    (`aelab.widgets.zygote`: its command line is the zygote's)."""
+    from aelab.widgets.zygote import is_zygote_child
+
+    try:
+        return b"ipykernel" in (Path("/proc") / str(pid) / "cmdline").read_bytes() or is_zygote_child(pid)
+    except OSError:
+        return False
 
 
 def kernel_memory_mb(proc: subprocess.Popen) -> list[float]:
@@ -113,7 +124,7 @@ def kernel_memory_mb(proc: subprocess.Popen) -> list[float]:
     for pid in _children(proc.pid):
         entry = Path("/proc") / str(pid)
         try:
-            if b"ipykernel" not in (entry / "cmdline").read_bytes():
+            if not is_kernel(pid):
                 continue
             for line in (entry / "status").read_text().splitlines():
                 if line.startswith("VmRSS:"):

@@ -753,14 +753,24 @@ def _get(url: str, host: str | None = None) -> tuple[int, str]:
 
 
 def _kernels(pid: int) -> list[int]:
-    found = []
+    """The kernels under server `pid`: ipykernel processes, or forks of the lab's kernel zygote."""
+    from aelab.widgets.zygote import is_zygote_child
+
+    parents = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid and b"ipykernel" in (stat.parent / "cmdline").read_bytes():
-                found.append(int(stat.parent.name))
+            parents[int(stat.parent.name)] = int(stat.read_text().rsplit(")", 1)[1].split()[1])
         except (OSError, IndexError, ValueError):
             pass
+    found, frontier = [], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        for child in frontier:
+            try:
+                if b"ipykernel" in (Path("/proc") / str(child) / "cmdline").read_bytes() or is_zygote_child(child):
+                    found.append(child)
+            except OSError:
+                pass
     return found
 
 

@@ -224,11 +224,15 @@ def test_voila_arguments_cover_the_served_settings(tmp_path):
                      "--MappingKernelManager.cull_idle_timeout=120", "--MappingKernelManager.cull_interval=30",
                      "--show_tracebacks=False", f"--VoilaKernelManager.fill_delay={lab.REFILL_DELAY_S}",
                      "--VoilaConfiguration.extension_denylist=jupyterlab-plotly",
-                     "--VoilaConfiguration.extension_denylist=anywidget"):
+                     "--VoilaConfiguration.extension_denylist=anywidget",
+                     f"--VoilaExecutor.iopub_timeout={lab.IOPUB_TIMEOUT_S}",
+                     f"--KernelProvisionerFactory.default_provisioner_name={lab.PROVISIONER}"):
         assert expected in argv
     cold = lab.voila_argv(tmp_path, port=1, preheat=0, tracebacks=True, open_browser=True)
     assert "--preheat_kernel=False" in cold and "--show_tracebacks=True" in cold and "--no-browser" not in cold
     assert not any("fill_delay" in a for a in cold)  # no pool, nothing to refill
+    unforked = lab.voila_argv(tmp_path, port=1, fork=False)
+    assert not any("provisioner" in a for a in unforked)
 
 
 def test_plotly_js_is_inline_unless_the_lab_serves_it(monkeypatch):
@@ -333,3 +337,19 @@ def test_a_figure_stack_keeps_each_view_and_switches_without_redrawing():
     assert stack.figure.layout.title.text.startswith("[stopped at epoch 2]") and not stack.holds("curves", 1)
     stack.show(go.Figure(go.Scatter(y=[3])), key="curves", stamp=2)
     assert stack.current is curves and list(stack.data[0].y) == [3] and len(stack.children) == 2
+
+
+def test_the_lab_server_keeps_torch_out_and_reports_the_device_from_a_child(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("import sys\n"
+              "from aelab.widgets import lab\n"
+              "from aelab.widgets.landing import cards, landing_html, lab_voila_class\n"
+              "folder = lab.find_notebooks()\n"
+              "landing_html(cards(folder), base_url='/'); lab_voila_class()\n"
+              "lab.report_device().join()\n"
+              "print('torch in server:', 'torch' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300).stdout
+    assert "aelab lab: kernels will run on cpu" in out or "aelab lab: kernels will run on cuda" in out, out
+    assert "torch in server: False" in out

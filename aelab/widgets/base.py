@@ -42,7 +42,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import ipywidgets as W
 import numpy as np
@@ -182,6 +182,19 @@ _FOLLOW_WIDTH_JS = ("if(window.ResizeObserver){var last=el.clientWidth,queued=fa
                     "}).observe(el);}")
 
 
+def _plotly_retry_js() -> str:
+    """Script run when plotly.js has not arrived 10 s after a figure wanted it: under `aelab lab`,
+    ask for it once more (a fresh request; the first may have failed), else nothing."""
+    import json
+
+    url = settings.lab_plotly_url()
+    if url is None:
+        return ""
+    return ("if(!window.Plotly&&!window.aelabPlotlyRetried){window.aelabPlotlyRetried=true;"
+            "var s=document.createElement('script');s.src=" + json.dumps(url + "?retry=1") + ";"
+            "document.head.appendChild(s);}")
+
+
 def figure_html(fig: go.Figure, *, after_js: str = "", extra_html: str = "") -> str:
     """`fig` as a self-drawing HTML fragment: a div and a script that waits for `window.Plotly`
     and draws. The JSON comes from plotly's encoder, so NaN/inf arrive as null (gaps).
@@ -191,6 +204,7 @@ def figure_html(fig: go.Figure, *, after_js: str = "", extra_html: str = "") -> 
 
     div_id = f"aelab-fig-{uuid.uuid4().hex}"
     spec = _script_safe(fig.to_json())
+    retry = _plotly_retry_js()
     height = fig.layout.height or 450
     title = fig.layout.title.text or ""
     return (f"<div class='aelab-figure-frame' style='display:flex;gap:12px;align-items:flex-start'>"
@@ -199,7 +213,8 @@ def figure_html(fig: go.Figure, *, after_js: str = "", extra_html: str = "") -> 
             "<script type='text/javascript'>(function(){"
             f"var spec={spec};var tries=0;"
             "function draw(){var el=document.getElementById(" + json.dumps(div_id) + ");"
-            "if(!el||!window.Plotly){if(tries++<2400){setTimeout(draw,50);}return;}"
+            "if(!el||!window.Plotly){if(tries===200){" + retry + "}"
+            "if(tries++<2400){setTimeout(draw,50);}return;}"
             "window.Plotly.newPlot(el,spec.data,spec.layout,{responsive:true,displaylogo:false})"
             ".then(function(){" + after_js + "});" + _FOLLOW_WIDTH_JS + "}"
             "draw();})();</script>")
@@ -274,12 +289,19 @@ class FigureStack(W.VBox):
     chosen. Has what the runner and the tests use of a `StaticFigure` (`figure`, `data`, `html`,
     `mark_stopped`, `resend`), for the view shown."""
 
-    def __init__(self, fig: go.Figure | None = None):
+    def __init__(self, fig: go.Figure | None = None, keys: Sequence[str] = ()):
+        """`keys`: the views known at the start, whose (hidden, empty) slots are made now: a slot
+        made later is a widget created while the page is open, and a page that is handed its
+        parent's new children before the new widget itself says "widget model not found"."""
         super().__init__(layout=W.Layout(width="100%"))
         self.add_class("aelab-figure-stack")
         self.slots: dict[str, StaticFigure] = {}
         self.stamps: dict[str, Any] = {}
         self.key: str | None = None
+        for key in keys:
+            self.slots[key] = StaticFigure()
+            self.slots[key].layout.display = "none"
+        self.children = tuple(self.slots.values())
         if fig is not None:
             self.show(fig)
 

@@ -101,7 +101,7 @@ class ExperimentApp(App):
         waiting = "press run to train it" if self.shipped is not None else "running…"
         waiting_fig = go.Figure(layout=dict(title=f"{self.experiment.title}: {waiting}", height=420,
                                             template="plotly_white"))
-        self.fig = FigureStack(waiting_fig if self.shipped is None else wrap_title(waiting_fig))
+        self.fig = FigureStack(waiting_fig if self.shipped is None else wrap_title(waiting_fig), keys=list(self.views))
         self._shown = 0  # counts the results shown: a view drawn from the current one is kept (FigureStack)
         self.record = EpochRecord(self.runner)  # every epoch end of a run: live loss, scrubber, pause / step
         self.play = self.record.play
@@ -120,7 +120,7 @@ class ExperimentApp(App):
             super().__init__([top, W.HBox(row), self.view, self.runner.widget, self.fig, self.notes,
                               self.record.widget])
         else:
-            self.full_fig = FigureStack()
+            self.full_fig = FigureStack(keys=list(self.views))
             self.full_caption = W.HTML(caption_html(self.shipped, "drawn from its saved files, nothing is trained "
                                                                   "on opening"))
             self.run_caption = W.HTML(run_caption_html(self.scale, "not run yet: press run below"))

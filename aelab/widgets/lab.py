@@ -16,13 +16,18 @@ Voila settings and why (REFERENCES.md, "Dashboards in Voila"):
   `voila` command supports this (not Voila inside a Jupyter server, as on Binder). The pool is
   refilled `REFILL_DELAY_S` after a kernel is handed out (`--VoilaKernelManager.fill_delay`), not
   at once, so the refill does not slow the page that got the kernel.
-- `--VoilaExecutor.timeout=N`: a stalled cell ends in an error page instead of a hang.
+- `--VoilaExecutor.timeout=N`: a stalled cell ends in an error page instead of a hang;
+  `--VoilaExecutor.iopub_timeout` (`IOPUB_TIMEOUT_S`): a finished cell's output is waited for,
+  not dropped, while the pool's kernels run their notebooks together.
 - `--MappingKernelManager.cull_idle_timeout/cull_interval`: a closed tab's kernel is not shut
   down by the page (its shutdown request is refused for a missing `_xsrf`), so idle kernels
   are culled.
 - `--VoilaConfiguration.extension_denylist` (`UNUSED_LABEXTENSIONS`): pages skip the front-end
   extensions no dashboard uses, and plotly.js is served by the lab (`widgets.landing.PLOTLY_URL`)
   and asked for by the page's template as it starts (see `widgets.base.plotly_js_html`).
+- `--KernelProvisionerFactory.default_provisioner_name=aelab-fork` (`PROVISIONER`): kernels are
+  forked from a zygote process that imported torch, plotly, ipykernel and aelab once
+  (`aelab.widgets.zygote`), so they share that memory and start at once (`--no-fork`: not).
 - `--show_tracebacks=True` only with `--tracebacks` (for debugging a dashboard).
 
 The home page (`/`) is the lab's own landing page, one card per dashboard (title, picture, one
@@ -51,6 +56,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from pathlib import Path
 
 from aelab.errors import UsageError
@@ -92,6 +98,14 @@ UNUSED_LABEXTENSIONS = ("jupyterlab-plotly", "anywidget")
 # default: 1): the replacement runs its notebook (imports, figures: several CPU seconds) and would
 # compete with the page that just got its kernel while that page draws and answers its first controls
 REFILL_DELAY_S = 10
+# kernels are forks of one process that has imported what they need (`aelab.widgets.zygote`): they
+# share those pages (~170 MB of torch alone) and start in a fraction of a second
+PROVISIONER = "aelab-fork"
+# seconds Voila waits for a cell's output after the cell has finished (nbclient's default: 4). While
+# the preheated pool fills, every dashboard's kernel runs its notebook at once: a cell's display
+# message (the dashboard itself) could arrive later than 4 s, was dropped with "Timeout waiting for
+# IOPub output", and the page then showed the notebook's text and no dashboard (3 benchmark visits)
+IOPUB_TIMEOUT_S = 60
 EXTRA_KERNELS = 6  # default cap: the preheated kernels plus this many started by visitors
 
 
@@ -154,17 +168,19 @@ def _host_settings(allow_hosts: tuple[str, ...] | list[str]) -> str:
 
 def voila_argv(folder: Path, *, port: int, open_browser: bool = False, preheat: int = 1, timeout: int = 300,
                cull_idle: int = 300, cull_interval: int = 60, tracebacks: bool = False,
-               max_kernels: int | None = None, allow_hosts: tuple[str, ...] | list[str] = ()) -> list[str]:
-    """The arguments for standalone `voila` serving `folder`."""
+               max_kernels: int | None = None, allow_hosts: tuple[str, ...] | list[str] = (),
+               fork: bool = True) -> list[str]:
+    """The arguments for standalone `voila` serving `folder` (`fork`: kernels from the zygote)."""
     if max_kernels is None:
         max_kernels = default_max_kernels(folder, preheat)
     argv = [str(folder), f"--port={port}", f"--Voila.ip={HOST}", "--Voila.port_retries=0", "--strip_sources=True",
-            f"--VoilaExecutor.timeout={timeout}",
+            f"--VoilaExecutor.timeout={timeout}", f"--VoilaExecutor.iopub_timeout={IOPUB_TIMEOUT_S}",
             f"--MappingKernelManager.cull_idle_timeout={cull_idle}",
             f"--MappingKernelManager.cull_interval={cull_interval}",
             "--MappingKernelManager.cull_connected=False",
             "--VoilaConfiguration.multi_kernel_manager_class=aelab.widgets.lab_kernels.CappedKernelManager",
             f"--CappedKernelManager.max_kernels={max_kernels}",
+            *([f"--KernelProvisionerFactory.default_provisioner_name={PROVISIONER}"] if fork else []),
             *(f"--VoilaConfiguration.extension_denylist={name}" for name in UNUSED_LABEXTENSIONS),
             _host_settings(allow_hosts),
             f"--show_tracebacks={tracebacks}"]
@@ -180,11 +196,33 @@ def urls(folder: Path, port: int) -> list[str]:
     return [f"{base}/"] + [f"{base}/voila/render/{name}" for name in dashboards(folder)]
 
 
+DEVICE_SCRIPT = "from aelab.device import describe_device, resolve_device; print(describe_device(resolve_device('auto')))"
+
+
+def report_device(timeout: float = 120) -> threading.Thread:
+    """Print the device the kernels will run on, asked of a child process in the background:
+    finding it imports torch, which the server would then hold (~170 MB) for as long as it
+    serves, and the first page need not wait for it."""
+    import subprocess
+
+    def ask() -> None:
+        try:
+            found = subprocess.run([sys.executable, "-c", DEVICE_SCRIPT], capture_output=True, text=True,
+                                   timeout=timeout)
+            line = found.stdout.strip() or f"unknown ({(found.stderr.strip().splitlines() or ['no answer'])[-1]})"
+        except (OSError, subprocess.TimeoutExpired) as err:
+            line = f"unknown ({err})"
+        print(f"aelab lab: kernels will run on {line}", flush=True)
+
+    thread = threading.Thread(target=ask, name="aelab-lab-device", daemon=True)
+    thread.start()
+    return thread
+
+
 def serve(folder: Path, argv: list[str], port: int) -> int:
     """Run Voila in this process until interrupted (Ctrl-C), after checking that `port` is free."""
     import warnings
 
-    from aelab.device import describe_device, resolve_device
     from aelab.widgets.landing import lab_voila_class
 
     check_port(port)
@@ -192,7 +230,7 @@ def serve(folder: Path, argv: list[str], port: int) -> int:
     warnings.filterwarnings("ignore", message=".*for dict-traits is deprecated", category=DeprecationWarning)
     links = urls(folder, port)
     print(f"aelab lab: serving {len(links) - 1} dashboards from {folder}")
-    print(f"aelab lab: kernels will run on {describe_device(resolve_device('auto'))}")
+    report_device()
     print(f"aelab lab: open {links[0]} (one card per dashboard)")
     for link in links[1:]:
         print(f"    {link}")

@@ -93,7 +93,8 @@ class LatentApp(App):
         self._codes_version = 0  # counts your run's codes shown: a scatter drawn from them is kept (FigureStack)
         self._images_name = f"aelab_latent_{uuid.uuid4().hex}"
         self.images = W.Output(layout=W.Layout(height="0px", overflow="hidden"))  # the hover images, sent once
-        self.fig = FigureStack(latent_scatter(np.zeros((0, 2)), np.zeros(0), method="pca",
+        views = [f"{m}/{source}" for m in ("pca", "tsne", "umap") for source in SOURCES]  # FigureStack slots
+        self.fig = FigureStack(keys=views, fig=latent_scatter(np.zeros((0, 2)), np.zeros(0), method="pca",
                                                title="Codes will appear here once the autoencoder is trained"))
         self.record = EpochRecord(self.runner)  # your run's training: live loss, scrubber, pause / step
         self.play = self.record.play
@@ -120,7 +121,7 @@ class LatentApp(App):
             self._full_images_name = f"aelab_latent_full_{uuid.uuid4().hex}"
             self.full_images = W.Output(layout=W.Layout(height="0px", overflow="hidden"))
             self.full_images.outputs = (_images_output(self.full_arrays["images"], self._full_images_name),)
-            self.full_fig = FigureStack(latent_scatter(np.zeros((0, 2)), np.zeros(0), method="pca",
+            self.full_fig = FigureStack(keys=views, fig=latent_scatter(np.zeros((0, 2)), np.zeros(0), method="pca",
                                                         title="the shipped codes"))
             self.fig.show(latent_scatter(np.zeros((0, 2)), np.zeros(0), method="pca",
                                          title="Your run's codes appear here: press train below"))

@@ -100,7 +100,7 @@ class SchemesApp(App):
                                                "epochs first, then joint; the last: the whole run); no training")
         self.shipped = open_shipped(EXPERIMENT, self.runner)
         self.arrays: dict[str, np.ndarray] | None = None
-        self.fig = FigureStack(self._figure(empty_curves(base)))
+        self.fig = FigureStack(self._figure(empty_curves(base)), keys=self._views())
         self._shown = 0  # counts the curves shown: a drawing of the current ones is kept (FigureStack)
         self.runner.figures = [self.fig]
         self.train_button.on_click(lambda _: self.train())
@@ -120,7 +120,7 @@ class SchemesApp(App):
                               self.summary])
         else:
             full = self.shipped
-            self.full_fig = FigureStack()
+            self.full_fig = FigureStack(keys=self._views())
             self._show(self.full_fig, self._view(), "shipped", lambda: self._figure(full.arrays))
             self.full_summary = W.HTML(summary_html(full.arrays, "the full tier"))
             self.run_caption = W.HTML(run_caption_html(self.scale, "not run yet: press train both below"))
@@ -138,8 +138,13 @@ class SchemesApp(App):
         fig = curves_figure(arrays, SCHEMES, title, splits=self.splits.value, log_y=self.log_y.value)
         return wrap_title(fig) if self.shipped is not None else fig
 
-    def _view(self) -> str:
-        return f"log={self.log_y.value} splits={','.join(self.splits.value)}"
+    def _view(self, log: bool | None = None, splits: tuple[str, ...] | None = None) -> str:
+        log = self.log_y.value if log is None else log
+        return f"log={log} splits={','.join(self.splits.value if splits is None else splits)}"
+
+    def _views(self) -> list[str]:
+        """Every view the log-scale box and the splits can choose (one FigureStack slot each)."""
+        return [self._view(log, splits) for log in (False, True) for _, splits in self.splits.options]
 
     @staticmethod
     def _show(stack: FigureStack, view: str, stamp, make) -> None:
