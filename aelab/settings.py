@@ -164,6 +164,18 @@ def set_lab_plotly_url(url: str) -> None:
     os.environ[LAB_PLOTLY_URL] = url
 
 
+def environment() -> dict[str, str]:
+    """A copy of this process's environment (what a kernel the lab starts inherits)."""
+    return dict(os.environ)
+
+
+def replace_environment(env: dict[str, str]) -> None:
+    """Make `env` this process's whole environment (a kernel forked by the lab's zygote takes the
+    one the server gave it: `aelab.widgets.zygote`)."""
+    os.environ.clear()
+    os.environ.update(env)
+
+
 def voila_preheated() -> bool:
     """True in a kernel Voila preheated (it runs the notebook before any page asks for it)."""
     return os.environ.get("VOILA_PREHEAT") == "True"

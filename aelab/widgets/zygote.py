@@ -63,8 +63,9 @@ def _become_kernel(request: dict[str, Any], listener: socket.socket) -> None:
         signal.signal(signum, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # an interrupt stops the cell, not the kernel
     os.setsid()
-    os.environ.clear()
-    os.environ.update(request["env"])
+    from aelab import settings
+
+    settings.replace_environment(request["env"])
     if request.get("cwd"):
         os.chdir(request["cwd"])
     null = os.open(os.devnull, os.O_RDONLY)
@@ -237,7 +238,9 @@ def _provisioner_class():
         async def launch_kernel(self, cmd: list[str], **kwargs: Any):
             if not forkable(cmd):
                 return await super().launch_kernel(cmd, **kwargs)
-            env = {str(k): str(v) for k, v in (kwargs.get("env") or os.environ).items()}
+            from aelab import settings
+
+            env = {str(k): str(v) for k, v in (kwargs.get("env") or settings.environment()).items()}
             cwd = kwargs.get("cwd")
 
             def fork() -> int:
