@@ -159,16 +159,12 @@ def plotly_js_html() -> str:
     where the page lacks it. Elsewhere (JupyterLab, Voila on Binder) plotly.js is inline;
     shadowing `define`/`module`/`exports` makes the bundle set the global even where a page has
     an AMD or CommonJS loader."""
-    import json
-
     import plotly.offline
 
     url = settings.lab_plotly_url()
     if url is not None:
         return ("<script type='text/javascript'>(function(){if(window.Plotly||document.querySelector("
-                "'script[data-aelab-plotly]')){return;}var s=document.createElement('script');"
-                f"s.src={json.dumps(url)};s.setAttribute('data-aelab-plotly','');"
-                "document.head.appendChild(s);})();</script>")
+                "'script[data-aelab-plotly]')){return;}" + _add_plotly_js(url) + "})();</script>")
     return ("<script type='text/javascript'>(function(){if(window.Plotly){return;}"
             "var define, module, exports;\n" + _script_safe(plotly.offline.get_plotlyjs())
             + "\n}).call(window);</script>")
@@ -182,17 +178,22 @@ _FOLLOW_WIDTH_JS = ("if(window.ResizeObserver){var last=el.clientWidth,queued=fa
                     "}).observe(el);}")
 
 
+def _add_plotly_js(src: str) -> str:
+    """Script that appends `<script src=src data-aelab-plotly>` to the page's head."""
+    import json
+
+    return ("var s=document.createElement('script');s.src=" + json.dumps(src) + ";"
+            "s.setAttribute('data-aelab-plotly','');document.head.appendChild(s);")
+
+
 def _plotly_retry_js() -> str:
     """Script run when plotly.js has not arrived 10 s after a figure wanted it: under `aelab lab`,
     ask for it once more (a fresh request; the first may have failed), else nothing."""
-    import json
-
     url = settings.lab_plotly_url()
     if url is None:
         return ""
     return ("if(!window.Plotly&&!window.aelabPlotlyRetried){window.aelabPlotlyRetried=true;"
-            "var s=document.createElement('script');s.src=" + json.dumps(url + "?retry=1") + ";"
-            "document.head.appendChild(s);}")
+            + _add_plotly_js(url + "?retry=1") + "}")
 
 
 def figure_html(fig: go.Figure, *, after_js: str = "", extra_html: str = "") -> str:
@@ -307,6 +308,13 @@ class FigureStack(W.VBox):
 
     def holds(self, key: str, stamp: Any) -> bool:
         return stamp is not None and key in self.slots and self.stamps.get(key) == stamp
+
+    def reuse(self, key: str, stamp: Any) -> bool:
+        """Show view `key` again if it holds the drawing of `stamp` (True), else leave all as is."""
+        if not self.holds(key, stamp):
+            return False
+        self.select(key)
+        return True
 
     def select(self, key: str) -> StaticFigure:
         """Show view `key` (a new, empty slot if it was never drawn) and hide the others. The

@@ -237,8 +237,7 @@ def _draw(figure: FigureStack, key: str, view: View, result: dict[str, Any], arr
     instead of failing the dashboard."""
     import html
 
-    if figure.holds(key, stamp):
-        figure.select(key)
+    if figure.reuse(key, stamp):
         return
     try:
         drawn = view(result, arrays)

@@ -259,8 +259,7 @@ class LatentApp(App):
         widget = self.fig if fig is None else fig
         view, stamp = f"{method}/{source}", ("shipped" if arrays is getattr(self, "full_arrays", None)
                                              else self._codes_version)
-        if widget.holds(view, stamp):
-            widget.select(view)
+        if widget.reuse(view, stamp):
             return
         images_name = self._images_name if images_name is None else images_name
         what = "codes" if source == SOURCES[0] else "raw pixels"

@@ -148,9 +148,7 @@ class SchemesApp(App):
 
     @staticmethod
     def _show(stack: FigureStack, view: str, stamp, make) -> None:
-        if stack.holds(view, stamp):
-            stack.select(view)
-        else:
+        if not stack.reuse(view, stamp):
             stack.show(make(), key=view, stamp=stamp)
 
     def config(self) -> CurvesConfig:

@@ -117,6 +117,8 @@ def serve(path: str) -> None:
                 _become_kernel(request, listener)
             conn.sendall(f"{pid}\n".encode())
     listener.close()
+    os.unlink(path)  # the socket and its folder (`Zygote` made it) go with the zygote
+    os.rmdir(os.path.dirname(path))
 
 
 # ---------------------------------------------------------------------------- the server's side
