@@ -353,3 +353,46 @@ def test_the_lab_server_keeps_torch_out_and_reports_the_device_from_a_child(tmp_
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300).stdout
     assert "aelab lab: kernels will run on cpu" in out or "aelab lab: kernels will run on cuda" in out, out
     assert "torch in server: False" in out
+
+
+def test_lab_does_not_cull_a_kernel_whose_page_has_not_connected_yet():
+    """A preheated kernel ran its notebook long ago; handed to a page, it has an old last activity and
+    no connection until the page's websocket opens. The culler must give the page its idle time."""
+    import asyncio
+    from datetime import timedelta
+
+    from jupyter_server._tz import utcnow
+
+    from aelab.widgets.lab_kernels import CappedKernelManager
+
+    class Spec:
+        metadata: dict = {}
+
+    class Kernel:
+        kernel_spec = Spec()
+        kernel_name = "python3"
+        execution_state = "idle"
+
+    long_ago = utcnow() - timedelta(hours=1)
+    manager = CappedKernelManager(cull_idle_timeout=30)
+    culled = []
+
+    async def shutdown(kernel_id, *args, **kwargs):
+        culled.append(kernel_id)
+        manager.remove_kernel(kernel_id)
+
+    manager.shutdown_kernel = shutdown
+    for kernel_id in ("handed-out", "was-connected"):
+        manager._kernels[kernel_id] = Kernel()
+        manager._kernels[kernel_id].last_activity = long_ago
+        manager._kernel_connections[kernel_id] = 0
+    manager.notify_connect("was-connected")  # its page connected, then closed
+    manager.notify_disconnect("was-connected")
+
+    asyncio.run(manager.cull_kernel_if_idle("handed-out"))
+    asyncio.run(manager.cull_kernel_if_idle("was-connected"))
+    assert culled == ["was-connected"]  # a closed page's kernel goes at once; the new one waits
+    assert utcnow() - manager._kernels["handed-out"].last_activity < timedelta(seconds=5)
+    manager._kernels["handed-out"].last_activity = long_ago  # its page never came
+    asyncio.run(manager.cull_kernel_if_idle("handed-out"))
+    assert culled == ["was-connected", "handed-out"] and not manager._awaiting_page and not manager._connected

@@ -16,6 +16,14 @@ refill the pool after a visit, then never slows the server's pages and messages,
 machine that also runs the browser (a laptop, the lab's benchmark) never the page being drawn.
 Among themselves kernels share the CPU as before.
 
+A kernel handed to a page is not culled before the page has had time to connect. A preheated
+kernel ran its notebook when the pool filled, possibly long ago, so when Voila hands it to a page
+its last activity is old and it has no connection until the page's websocket opens: the culler
+used to shut it down if it passed in between, and the page then showed "The model for kernel id
+... does not exist" and no dashboard (10 pages opened at once on 2 cores, `cull_idle_timeout`
+30 s: 9 of 10 lost their kernel). The first time the culler finds a kernel idle outside Voila's
+pool (which Voila keeps from the culler) and never connected, its idle time starts then.
+
 This module imports jupyter_server; only the Voila process imports it.
 """
 
@@ -23,9 +31,10 @@ from __future__ import annotations
 
 import os
 
+from jupyter_server._tz import utcnow
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
-from traitlets import Integer
+from traitlets import Integer, Set
 
 
 class CappedKernelManager(AsyncMappingKernelManager):
@@ -34,6 +43,9 @@ class CappedKernelManager(AsyncMappingKernelManager):
     max_kernels = Integer(0, config=True, help="Most kernels alive or starting at once (0: no cap).")
     kernel_nice = Integer(5, config=True, min=0, max=19,
                           help="Niceness added to each kernel process (0: the server's priority).")
+
+    _connected = Set()  # kernels a page has connected to at least once
+    _awaiting_page = Set()  # kernels idle outside the pool, never connected, idle time restarted
 
     def live_kernels(self) -> int:
         return len(set(self._kernels) | set(self._pending_kernels))
@@ -48,6 +60,27 @@ class CappedKernelManager(AsyncMappingKernelManager):
         kernel_id = await super().start_kernel(kernel_id=kernel_id, path=path, **kwargs)
         self.lower_priority(kernel_id)
         return kernel_id
+
+    def notify_connect(self, kernel_id: str) -> None:
+        super().notify_connect(kernel_id)
+        self._connected.add(kernel_id)
+
+    async def cull_kernel_if_idle(self, kernel_id: str):
+        kernel = self._kernels.get(kernel_id)
+        if kernel is not None and kernel_id not in self._connected and kernel_id not in self._awaiting_page \
+                and getattr(kernel, "execution_state", None) == "idle" and hasattr(kernel, "last_activity"):
+            # handed to a page that has not connected yet (or a kernel started on request that has just
+            # run its notebook): its idle time counts from now
+            self._awaiting_page.add(kernel_id)
+            kernel.last_activity = utcnow()
+            self.log.debug("aelab lab: kernel %s waits for its page; idle from now", kernel_id)
+            return None
+        return await super().cull_kernel_if_idle(kernel_id)
+
+    def remove_kernel(self, kernel_id: str):
+        self._connected.discard(kernel_id)
+        self._awaiting_page.discard(kernel_id)
+        return super().remove_kernel(kernel_id)
 
     def lower_priority(self, kernel_id: str) -> None:
         """Add `kernel_nice` to the niceness of the kernel's process (where the OS and the launcher say
