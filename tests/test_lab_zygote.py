@@ -60,6 +60,18 @@ def test_a_forked_kernel_runs_code_in_its_own_session_and_shares_the_zygotes_imp
             timeout=60, output_hook=lambda msg: out.append(msg["content"].get("text", "")))
         assert reply["content"]["status"] == "ok"
         assert "".join(out).split() == [str(tmp_path), "from", "the", "server", "True", "True"]
+        # what the zygote made before forking is shared and works: the experiments' registry (scipy
+        # with it), BLAS in numpy, scipy and torch (their worker threads are remade after the fork)
+        out.clear()
+        reply = client.execute_interactive(
+            "import sys, numpy, scipy.linalg, torch; from aelab.experiments import registry; "
+            "a = numpy.random.default_rng(0).normal(size=(300, 300)); "
+            "print('scipy.stats' in sys.modules, registry.cache_info().currsize, "
+            "round(float(abs(scipy.linalg.svd(a)[1] - numpy.linalg.svd(a)[1]).max()), 6), "
+            "round(float((torch.from_numpy(a) @ torch.from_numpy(a)).sum() - (a @ a).sum()), 6))",
+            timeout=60, output_hook=lambda msg: out.append(msg["content"].get("text", "")))
+        assert reply["content"]["status"] == "ok"
+        assert "".join(out).split() == ["True", "1", "0.0", "0.0"]
         client.stop_channels()
     finally:
         manager.shutdown_kernel(now=True)
@@ -72,3 +84,53 @@ def test_a_forked_kernel_runs_code_in_its_own_session_and_shares_the_zygotes_imp
             time.sleep(0.05)
     zygote.Zygote.shared().process.kill()
     zygote.Zygote._instance = None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or not os.path.isdir("/proc"), reason="needs fork and /proc (Linux)")
+def test_binders_jupyter_server_forks_its_kernels(tmp_path):
+    """binder/jupyter_server_config.json (copied by postBuild) makes a plain Jupyter server, the one
+    Voila runs in on Binder, start its kernels as forks of the zygote."""
+    import json
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    config = Path(__file__).resolve().parents[1] / "binder" / "jupyter_server_config.json"
+    assert json.loads(config.read_text())["KernelProvisionerFactory"]["default_provisioner_name"] == "aelab-fork"
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = "aelab-test"
+    server = subprocess.Popen([sys.executable, "-m", "jupyter_server", f"--config={config}", "--ip=127.0.0.1",
+                               f"--port={port}", "--port_retries=0", f"--IdentityProvider.token={token}",
+                               "--ServerApp.open_browser=False", "--allow-root", f"--ServerApp.root_dir={tmp_path}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    def call(method: str, path: str):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                         headers={"Authorization": f"token {token}"},
+                                         data=b"{}" if method == "POST" else None)
+        with urllib.request.urlopen(request, timeout=120) as response:
+            body = response.read()
+            return json.loads(body) if body else None
+
+    try:
+        for _ in range(300):
+            try:
+                call("GET", "/api/status")
+                break
+            except OSError:
+                assert server.poll() is None, "jupyter server exited"
+                time.sleep(0.2)
+        kernel = call("POST", "/api/kernels")
+        # a kernel forked by a zygote that this server started (other labs may run beside the test)
+        ours = [pid for pid in (int(p.name) for p in Path("/proc").glob("[0-9]*"))
+                if zygote.is_zygote_child(pid) and int(_read_stat(int(_read_stat(pid)[1]))[1]) == server.pid]
+        assert len(ours) == 1, "the server's kernel is not a fork of its zygote"
+        assert int(_read_stat(ours[0])[3]) == ours[0]  # in its own session
+        call("DELETE", f"/api/kernels/{kernel['id']}")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -15,8 +15,11 @@ launch), registered as the `aelab-fork` entry point; `aelab lab` names it with
 first launch and falls back to an ordinary launch (a new process) for any command that is not
 an ipykernel launch, on a platform without `fork`, or when the zygote cannot be reached.
 
-What the zygote keeps safe for its children: it imports modules only (no thread, event loop,
-zmq context or torch computation is started before a fork); a child restores the default
+What the zygote keeps safe for its children: it imports modules and builds plain Python objects
+only (the experiments' registry, one plotly figure); no Python thread, event loop, zmq context or
+torch computation is started before a fork (the BLAS libraries' idle worker threads are remade in
+the child by their own fork handlers). It then freezes what it made out of the collector's reach
+(`gc.freeze`), so a kernel's collections do not copy the shared pages; a child restores the default
 signal handlers, starts its own session (the server signals the kernel's process group) and
 closes the zygote's socket. The zygote reaps its children and ends when the server does.
 """
@@ -37,8 +40,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+# every dashboard's module and what its app imports when it is made: imported here, their pages are shared; imported in each kernel, each has its own copy
 PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipywidgets", "numpy", "torch", "plotly.graph_objects",
-           "plotly.io", "aelab.widgets.base", "aelab.widgets.experiment", "aelab.widgets.shipped")
+           "plotly.io", "aelab.experiments", "aelab.widgets.base", "aelab.widgets.shipped",
+           *(f"aelab.widgets.{name}" for name in ("experiment", "tour", "filters", "schemes", "latent", "sweeps",
+                                                  "sparse_codes", "stochastic", "tangents", "pretraining")))
+# the plotly trace types the figure builders use: making one of each loads plotly's validators (its
+# 8 MB validator table and a module per property), which it otherwise does in every kernel
+PLOTLY_TRACES = ("Scatter", "Scattergl", "Heatmap", "Bar", "Box", "Table")
 LAUNCHER = ("-m", "ipykernel_launcher")
 
 
@@ -52,12 +61,24 @@ def _preload() -> None:
             importlib.import_module(name)
         except Exception as err:  # a module that fails here fails again, readably, in the kernel
             print(f"aelab zygote: could not preload {name}: {err}", file=sys.stderr, flush=True)
+    try:  # every experiment module (apps look experiments up by name: scipy and all) and plotly's validators
+        import plotly.graph_objects as go
+
+        from aelab.experiments import registry
+
+        registry()
+        go.Figure([getattr(go, trace)() for trace in PLOTLY_TRACES], layout={"title": {"text": "x"}}).to_dict()
+    except Exception as err:  # noqa: BLE001 - an optimisation only: the kernel imports what it needs
+        print(f"aelab zygote: could not preload the experiments or plotly's validators: {err}", file=sys.stderr,
+              flush=True)
 
 
 def _become_kernel(request: dict[str, Any], listener: socket.socket) -> None:
     """In the forked child: take the server's environment and folder and run ipykernel."""
+    import gc
     import runpy
 
+    gc.enable()
     listener.close()
     for signum in (signal.SIGCHLD, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
@@ -90,8 +111,15 @@ def _become_kernel(request: dict[str, Any], listener: socket.socket) -> None:
 def serve(path: str) -> None:
     """Import what kernels need, then fork one for each request on the socket at `path`
     (a JSON line: argv after `-m ipykernel_launcher`, env, cwd; the reply: the child's pid)."""
+    import gc
+
     parent = os.getppid()
+    gc.disable()  # no collection while importing: no freed holes among the pages kernels will share
     _preload()
+    # what was imported lives as long as the kernels: out of the collector's reach, so a kernel's
+    # collections never write to (and so copy) those shared pages (the gc module's advice for fork)
+    gc.collect()
+    gc.freeze()
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel of the OS
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in the server's terminal is the server's
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
