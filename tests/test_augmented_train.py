@@ -137,3 +137,28 @@ def test_the_learning_rate_search_keeps_the_best_trial_and_puts_the_weights_back
             generator=torch.Generator().manual_seed(0))
     assert sorted(procedure.search.chosen) == ["step 2: layer-wise decoders (fixed switches)",
                                                "step 3: all decoders (fixed)"]
+
+
+def test_the_searchs_trials_are_kept_in_the_runs_journal(tmp_path, data, classifier):
+    """A run stopped after its learning-rate search does not repeat the trials when started again."""
+    from aelab.train.checkpoints import Journal
+    from aelab.train.loop import Callbacks
+
+    x, _ = data
+
+    def run():
+        net = pretrain_layerwise(classifier, SHAPE, x, "known", step_config(epochs=0),
+                                 generator=torch.Generator().manual_seed(0))
+        journal, search = Journal(tmp_path, every_seconds=0), LrSearch((1e-5, 0.3), batches=4, seed=1)
+        history = train_decoders(net, x, step_config(epochs=2, batch_size=8, lr=1e-3),
+                                 generator=torch.Generator().manual_seed(1), search=search,
+                                 callbacks=Callbacks(journal=journal.scoped("step 2")))
+        return journal, search, history, net
+
+    journal, search, history, net = run()
+    assert journal.restored == 0 and search.chosen["decoders"]["lr"] == 0.3
+    again, search2, history2, net2 = run()
+    assert again.restored == 3  # both trials and the step itself: nothing trained again
+    assert search2.chosen == search.chosen
+    assert [h["train_loss"] for h in history2] == [h["train_loss"] for h in history]
+    assert all(torch.equal(a, b) for a, b in zip(net.state_dict().values(), net2.state_dict().values()))

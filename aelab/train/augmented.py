@@ -163,8 +163,12 @@ def train_decoders(net: AugmentedNetwork, x: torch.Tensor, config: FitConfig, ob
                        description=desc)
 
     if search is not None and config.epochs:
-        config = search.pick(net, config, x, lambda cfg, xs, gen: run(cfg, xs, gen, desc=f"trial: {description}"),
-                             description)
+        # a trial hears stop requests and reports progress; it keeps a journal phase of its own, so a
+        # run stopped after (or during) its search does not repeat the trials; its epochs are not the step's
+        trial_callbacks = None if callbacks is None else Callbacks(
+            progress=callbacks.progress, check_stop=callbacks.check_stop, journal=callbacks.journal)
+        config = search.pick(net, config, x, lambda cfg, xs, gen: run(cfg, xs, gen, trial_callbacks,
+                                                                      desc=f"trial: {description}"), description)
     return run(config, x, generator, callbacks)
 
 
