@@ -399,7 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start each kernel as a new process instead of forking it from the lab's kernel zygote "
                         "(which has imported torch and the dashboards' modules once, for all kernels to share)")
     p.add_argument("--tracebacks", action="store_true", help="show Python tracebacks in the page (debugging)")
-    p.add_argument("--print-command", action="store_true", help="print the voila command line and exit")
+    p.add_argument("--print-command", action="store_true",
+                   help="print the equivalent plain voila command line and exit (plain voila lacks the landing "
+                        "page, the offline pages and the served plotly.js)")
     p.set_defaults(func=_cmd_lab)
 
     p = sub.add_parser("results", help="the table paper | full tier | teach tier from the shipped results",
