@@ -317,7 +317,8 @@ def main() -> int:
     if args.merge and Path(args.out).exists():  # earlier parts keep their numbers, their own loads and times
         previous = json.loads(Path(args.out).read_text())
         parts = previous.pop("parts", [])
-        parts.append({k: record[k] for k in ("started", "finished", "load_1min_at_start", "load_1min_at_end")})
+        parts.append({k: record[k] for k in ("started", "finished", "load_1min_at_start", "load_1min_at_end", "note")
+                      if k in record})
         for mode in ("preheated", "on_request", "redraw"):
             if mode in record:
                 previous[mode] = {**previous.get(mode, {}), **record[mode]}

@@ -339,7 +339,7 @@ def test_a_figure_stack_keeps_each_view_and_switches_without_redrawing():
     assert stack.current is curves and list(stack.data[0].y) == [3] and len(stack.children) == 2
 
 
-def test_the_lab_server_keeps_torch_out_and_reports_the_device_from_a_child(tmp_path):
+def test_the_lab_server_keeps_torch_out_reports_the_device_from_a_child_and_starts_its_zygote(tmp_path):
     import subprocess
     import sys
 
@@ -349,10 +349,13 @@ def test_the_lab_server_keeps_torch_out_and_reports_the_device_from_a_child(tmp_
               "folder = lab.find_notebooks()\n"
               "landing_html(cards(folder), base_url='/'); lab_voila_class()\n"
               "lab.report_device().join()\n"
+              "lab.start_zygote().join()\n"  # before any kernel is asked for
+              "from aelab.widgets.zygote import Zygote\n"
+              "print('zygote up:', Zygote._instance is not None and Zygote._instance.process.poll() is None)\n"
               "print('torch in server:', 'torch' in sys.modules)\n")
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300).stdout
     assert "aelab lab: kernels will run on cpu" in out or "aelab lab: kernels will run on cuda" in out, out
-    assert "torch in server: False" in out
+    assert "torch in server: False" in out and "zygote up: True" in out
 
 
 def test_lab_does_not_cull_a_kernel_whose_page_has_not_connected_yet():

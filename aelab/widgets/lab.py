@@ -219,6 +219,23 @@ def report_device(timeout: float = 120) -> threading.Thread:
     return thread
 
 
+def start_zygote() -> threading.Thread:
+    """Start the kernel zygote now, in the background: the first kernel (a preheated one, or the
+    first visitor's) then need not wait the ~3 s of its imports."""
+
+    def start() -> None:
+        from aelab.widgets.zygote import Zygote
+
+        try:
+            Zygote.shared()
+        except OSError as err:  # the provisioner tries again, or starts kernels as new processes
+            print(f"aelab lab: the kernel zygote did not start ({err})", flush=True)
+
+    thread = threading.Thread(target=start, name="aelab-lab-zygote", daemon=True)
+    thread.start()
+    return thread
+
+
 def serve(folder: Path, argv: list[str], port: int) -> int:
     """Run Voila in this process until interrupted (Ctrl-C), after checking that `port` is free."""
     import warnings
@@ -230,6 +247,8 @@ def serve(folder: Path, argv: list[str], port: int) -> int:
     warnings.filterwarnings("ignore", message=".*for dict-traits is deprecated", category=DeprecationWarning)
     links = urls(folder, port)
     print(f"aelab lab: serving {len(links) - 1} dashboards from {folder}")
+    if f"--KernelProvisionerFactory.default_provisioner_name={PROVISIONER}" in argv:
+        start_zygote()
     report_device()
     print(f"aelab lab: open {links[0]} (one card per dashboard)")
     for link in links[1:]:
