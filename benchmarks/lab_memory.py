@@ -1,24 +1,30 @@
-"""The lab's memory after many page loads; writes benchmarks/results/lab_memory.json.
+"""The lab's memory with many browser sessions open at once; writes benchmarks/results/lab_memory.json.
 
-    python benchmarks/lab_memory.py [--loads 10] [--scale smoke] [--preheat 1] [--max-kernels N]
-                                    [--cull-idle 30] [--settle 20] [--no-fork] [--out FILE]
+    python benchmarks/lab_memory.py [--sessions 10] [--dashboards 01 02 ...] [--scale teach]
+                                    [--preheat 1] [--max-kernels N] [--cull-idle 120] [--no-fork]
+                                    [--settle 240] [--out FILE]
 
-Starts `aelab lab` (the checkout's notebooks) on a free 127.0.0.1 port, waits for the
-preheated kernels, then loads dashboard pages with plain HTTP GETs from 127.0.0.1, one after
-the other, cycling through the dashboards (in Voila a page load takes a kernel: a
-preheated one, whose replacement then starts, or a new one). After each load it records the
-status, the seconds, the number of kernels and the memory of all the lab's processes (the
-server and every descendant): the sum of their RSS and of their PSS (proportional set
-size: shared pages counted once, so the honest total). Then it waits for idle kernels to be
-culled (`--cull-idle`) and records the memory again.
+Starts `aelab lab` (the checkout's notebooks, an empty dashboard cache, the shipped results) on a
+free 127.0.0.1 port and lets the preheated pool fill (`--settle` s at most, until the lab is
+idle). Then it opens `--sessions` headless-Chromium sessions at once (a browser context each:
+separate visitors), cycling through `--dashboards` (default: 01-12; `--dashboards 01` puts every
+session on one dashboard, a lecture where everyone follows along). It waits until every session
+shows its first plot and its app says it is ready, records the memory with all of them open,
+closes them all, waits for their kernels to be culled (`--cull-idle`) and records it again.
+
+Memory is read from /proc for the server and every descendant: RSS, and PSS (proportional set
+size: a page shared by several processes is split between them, so sums are honest). The
+kernels' pool (`pool_pss_mb`: the kernel zygote and every kernel) is given apart from the
+server, with each kernel's USS (its private pages: what one more session costs). Per session:
+`first_plot_s` (from its navigation, measured in the page by `performance.now()`), `ready_s`
+(from the moment the last session was opened), errors on the page or console. `opening_cpu`
+splits the CPU time spent while the sessions opened between the lab (server and kernels) and
+the rest of the machine: the browser, which here runs on the same cores as the lab.
 
 Kernels are forks of the lab's kernel zygote (`aelab.widgets.zygote`), which imported torch and
-the dashboards' modules once: PSS counts those shared pages once. `--no-fork` measures kernels
-started as new processes instead (each with its own imports).
-
-What bounds memory: `--max-kernels` (default: the preheated kernels + 6); a load beyond it
-gets HTTP 503 and starts nothing; closed pages' kernels are culled after `--cull-idle`.
-Linux only (/proc).
+the dashboards' modules once; `--no-fork` measures kernels started as new processes (each
+with its own imports). What bounds memory: `--max-kernels` (a load beyond it gets HTTP 503)
+and the cull of closed sessions' kernels. Linux only (/proc).
 """
 
 from __future__ import annotations
@@ -27,65 +33,44 @@ import argparse
 import json
 import os
 import platform
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
-
-from aelab.widgets.zygote import is_zygote_child  # a kernel forked by the lab's kernel zygote
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 OUT = REPO / "benchmarks" / "results" / "lab_memory.json"
+TARGET_POOL_MB = 2048  # the issue's: 10 sessions in 2 GB per kernel pool
+READY = "/done in|from cache|failed|stopped|Could not finish|shipped (full|teach) tier/"
+# in every page, before its scripts: the time (ms from navigation) its first plot became visible
+FIRST_PLOT = """
+(() => { const look = () => {
+  const svg = document.querySelector('.js-plotly-plot .main-svg');
+  if (svg && svg.getClientRects().length) { window.__aelabFirstPlot = performance.now(); return; }
+  setTimeout(look, 20); };
+  look(); })();
+"""
+
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+import browser_driver as lab  # noqa: E402  (the test driver in tests/browser_driver.py)
+from lab_timings import _cpu_seconds, wait_quiet  # noqa: E402  (benchmarks/: CPU time; the lab idle)
+
+from aelab.widgets.zygote import is_zygote_child  # noqa: E402
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _parent(pid: int) -> int | None:
+def _rollup(pid: int) -> dict[str, int]:
+    """kB fields of /proc/PID/smaps_rollup (Rss, Pss, Private_Clean, Private_Dirty, ...)."""
+    out: dict[str, int] = {}
     try:
-        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def tree(root: int) -> list[int]:
-    """`root` and all its descendants."""
-    parents = {int(p.name): _parent(int(p.name)) for p in Path("/proc").glob("[0-9]*")}
-    found, frontier = [root], [root]
-    while frontier:
-        children = [pid for pid, parent in parents.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
-
-
-def _kb(path: Path, field: str) -> int:
-    try:
-        for line in path.read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]:
+            key, value = line.split(":", 1)
+            out[key] = int(value.split()[0])
     except (OSError, ValueError, IndexError):
         pass
-    return 0
-
-
-def memory(root: int) -> dict[str, float]:
-    pids = tree(root)
-    kernels = [pid for pid in pids if b"ipykernel" in _cmdline(pid) or is_zygote_child(pid)]
-    rss = sum(_kb(Path(f"/proc/{pid}/status"), "VmRSS") for pid in pids)
-    pss = sum(_kb(Path(f"/proc/{pid}/smaps_rollup"), "Pss") for pid in pids)
-    server = _kb(Path(f"/proc/{root}/status"), "VmRSS")
-    return {"processes": len(pids), "kernels": len(kernels), "rss_mb": round(rss / 1024, 1),
-            "pss_mb": round(pss / 1024, 1), "server_rss_mb": round(server / 1024, 1)}
+    return out
 
 
 def _cmdline(pid: int) -> bytes:
@@ -95,93 +80,160 @@ def _cmdline(pid: int) -> bytes:
         return b""
 
 
-def get(url: str, timeout: float = 600) -> tuple[int, float]:
+def memory(root: int) -> dict:
+    pids = lab.descendants(root)
+    roll = {pid: _rollup(pid) for pid in pids}
+    kernels = [pid for pid in pids if b"ipykernel" in _cmdline(pid) or is_zygote_child(pid)]
+    zygotes = [pid for pid in pids if b"aelab.widgets.zygote" in _cmdline(pid) and pid not in kernels]
+    pool = kernels + zygotes
+    mb = lambda kb: round(kb / 1024, 1)  # noqa: E731
+    uss = sorted(mb(roll[p].get("Private_Clean", 0) + roll[p].get("Private_Dirty", 0)) for p in kernels)
+    return {"processes": len(pids), "kernels": len(kernels),
+            "rss_mb": mb(sum(r.get("Rss", 0) for r in roll.values())),
+            "pss_mb": mb(sum(r.get("Pss", 0) for r in roll.values())),
+            "server_pss_mb": mb(roll[root].get("Pss", 0)),
+            "pool_pss_mb": mb(sum(roll[p].get("Pss", 0) for p in pool)),
+            "zygote_pss_mb": mb(sum(roll[p].get("Pss", 0) for p in zygotes)),
+            "kernel_uss_mb": uss}
+
+
+def machine_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def open_sessions(browser, base: str, names: list[str], ready_wait: float) -> list[dict]:
+    """Open one session per name, all at once; poll them all for their first plot and readiness."""
+    sessions = []
+    for i, name in enumerate(names):
+        context, page = lab.new_page(browser, 1280, 800)
+        context.add_init_script(FIRST_PLOT)
+        page.goto(f"{base}/voila/render/{name}.ipynb", wait_until="commit", timeout=300_000)
+        sessions.append({"session": i + 1, "dashboard": name, "context": context, "page": page})
     started = time.perf_counter()
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            response.read()
-            status = response.status
-    except urllib.error.HTTPError as err:
-        status = err.code
-    return status, round(time.perf_counter() - started, 2)
+    waiting = list(sessions)
+    while waiting and time.perf_counter() - started < ready_wait:
+        time.sleep(0.5)
+        for s in list(waiting):
+            try:
+                plot, ready = s["page"].evaluate(f"() => [window.__aelabFirstPlot, {READY}.test(document.body.innerText)]")
+            except Exception as err:  # the page crashed or navigated away: recorded, the others go on
+                s["failure"] = f"{type(err).__name__}: {str(err).splitlines()[0]}"
+                waiting.remove(s)
+                continue
+            if plot is not None and "first_plot_s" not in s:
+                s["first_plot_s"] = round(plot / 1000, 2)
+            if ready and plot is not None:
+                s["ready_s"] = round(time.perf_counter() - started, 1)  # within the 0.5 s poll
+                waiting.remove(s)
+    for s in waiting:
+        s["failure"] = f"no {'plot' if 'first_plot_s' not in s else 'ready text'} within {ready_wait:.0f} s"
+    for s in sessions:
+        s["errors"] = lab.page_errors(s["page"]) + lab.console_errors(s["page"])
+    return sessions
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--loads", type=int, default=10)
-    parser.add_argument("--scale", default="smoke", choices=("smoke", "teach"))
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sessions", type=int, default=10)
+    parser.add_argument("--dashboards", nargs="*", default=[f"{k:02d}" for k in range(1, 13)],
+                        help="name prefixes the sessions cycle through (default 01-12)")
+    parser.add_argument("--scale", default="teach", choices=("smoke", "teach"))
     parser.add_argument("--preheat", type=int, default=1)
     parser.add_argument("--max-kernels", type=int)
     parser.add_argument("--no-fork", action="store_true", help="aelab lab --no-fork: kernels as new processes")
-    parser.add_argument("--cull-idle", type=int, default=30)
-    parser.add_argument("--settle", type=float, default=20.0, help="seconds to wait for the preheated pool")
+    parser.add_argument("--cull-idle", type=int, default=120)
+    parser.add_argument("--settle", type=float, default=240.0, help="most seconds for the preheated pool to fill")
+    parser.add_argument("--ready-wait", type=float, default=240.0)
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
+    reason = lab.missing_browser()
+    if reason:
+        print(f"lab_memory: {reason}", file=sys.stderr)
+        return 1
+    from playwright.sync_api import sync_playwright
 
-    names = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
-    port = free_port()
-    cache = tempfile.mkdtemp(prefix="aelab-lab-memory-")
-    env = {**os.environ, "AELAB_LAB_SCALE": args.scale, "AELAB_CACHE": cache, "PYTHONUNBUFFERED": "1"}
+    from aelab.widgets.lab import REFILL_DELAY_S, default_max_kernels
+
+    every = sorted(p.stem for p in NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+    chosen = [n for prefix in args.dashboards for n in every if n.startswith(prefix)]
+    if not chosen:
+        parser.error(f"no dashboard starts with {args.dashboards}")
+    names = [chosen[i % len(chosen)] for i in range(args.sessions)]
+    tmp = Path(tempfile.mkdtemp(prefix="aelab-lab-memory-"))
+    env = {**os.environ, "AELAB_LAB_SCALE": args.scale, "AELAB_CACHE": str(tmp / "cache"), "PYTHONUNBUFFERED": "1"}
+    port = lab.free_port()
     command = [sys.executable, "-m", "aelab.cli", "lab", "--port", str(port), "--no-browser",
-               "--preheat", str(args.preheat), "--cull-idle", str(args.cull_idle), "--cull-interval", "5"]
-    if args.max_kernels is not None:
-        command += ["--max-kernels", str(args.max_kernels)]
-    if args.no_fork:
-        command.append("--no-fork")
-    log = Path(cache) / "lab.log"
-    proc = subprocess.Popen(command, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    sys.path.insert(0, str(REPO))
-    from aelab.widgets.lab import default_max_kernels
-
+               "--notebooks", str(NOTEBOOKS), "--preheat", str(args.preheat), "--cull-idle", str(args.cull_idle),
+               "--cull-interval", "5"]
     cap = args.max_kernels if args.max_kernels is not None else default_max_kernels(NOTEBOOKS, args.preheat)
-    record: dict = {"command": " ".join(command[1:]), "scale": args.scale, "dashboards": names,
-                    "preheated_kernels": len(names) * args.preheat, "max_kernels": cap,
+    command += ["--max-kernels", str(cap)] + (["--no-fork"] if args.no_fork else [])
+    pooled = len(every) * args.preheat
+    record: dict = {"command": " ".join(command[1:]), "scale": args.scale, "sessions": args.sessions,
+                    "dashboards": names, "preheated_kernels": pooled, "max_kernels": cap, "fork": not args.no_fork,
+                    "target_pool_mb": TARGET_POOL_MB,
                     "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
-                                "python": platform.python_version()}}
+                                "python": platform.python_version()},
+                    "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "load_1min_at_start": round(os.getloadavg()[0], 2)}
+    proc = subprocess.Popen(command, env=env, stdout=open(tmp / "lab.log", "w"), stderr=subprocess.STDOUT,
+                            start_new_session=True)
     try:
-        started = time.monotonic()
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"aelab lab exited: {log.read_text()[-2000:]}")
+        record["serving_after_s"] = round(lab.wait_until_serving(port, proc, timeout=180), 1)
+        if args.preheat:
+            time.sleep(REFILL_DELAY_S)
+            record["settled"] = wait_quiet(proc, args.settle)
+        record["before"] = memory(proc.pid)
+        print("before:", json.dumps(record["before"]), flush=True)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=lab.CHROMIUM, args=lab.CHROMIUM_ARGS)
             try:
-                if get(base + "/", timeout=5)[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() - started > 120:
-                raise SystemExit("aelab lab did not answer within 120 s")
-            time.sleep(0.5)
-        record["serving_after_s"] = round(time.monotonic() - started, 1)
-        time.sleep(args.settle)
-        record["before_loads"] = memory(proc.pid)
-        loads = []
-        for i in range(args.loads):
-            name = names[i % len(names)]
-            status, seconds = get(f"{base}/voila/render/{name}")
-            time.sleep(1.0)  # let a preheated kernel's replacement start
-            loads.append({"load": i + 1, "dashboard": name, "status": status, "seconds": seconds,
-                          **memory(proc.pid)})
-            print(json.dumps(loads[-1]), flush=True)
-        record["loads"] = loads
-        record["after_loads"] = loads[-1]
-        record["refused_503"] = sum(1 for load in loads if load["status"] == 503)
+                lab_cpu, all_cpu, began = _cpu_seconds(lab.descendants(proc.pid)), machine_cpu_seconds(), time.perf_counter()
+                sessions = open_sessions(browser, f"http://127.0.0.1:{port}", names, args.ready_wait)
+                # where the CPU went while the sessions opened: the lab (server and kernels) or the
+                # rest of the machine (the browser's processes: here, unlike in a lecture, on the same cores)
+                lab_cpu, all_cpu = _cpu_seconds(lab.descendants(proc.pid)) - lab_cpu, machine_cpu_seconds() - all_cpu
+                record["opening_cpu"] = {"seconds": round(time.perf_counter() - began, 1),
+                                         "lab_cpu_s": round(lab_cpu, 1), "rest_cpu_s": round(all_cpu - lab_cpu, 1),
+                                         "cores": os.cpu_count()}
+                print("opening:", json.dumps(record["opening_cpu"]), flush=True)
+                time.sleep(REFILL_DELAY_S + 1)  # the pool's replacements have started
+                record["refill"] = wait_quiet(proc, args.settle)
+                record["open"] = memory(proc.pid)
+                print("open:", json.dumps(record["open"]), flush=True)
+                record["per_session"] = [{k: v for k, v in s.items() if k not in ("context", "page")}
+                                         for s in sessions]
+                for s in record["per_session"]:
+                    print(" ", json.dumps(s), flush=True)
+                for s in sessions:
+                    s["context"].close()
+                print("closed the sessions; waiting for the cull", flush=True)
+            finally:
+                browser.close()
         waited = time.monotonic()
-        while memory(proc.pid)["kernels"] > len(names) * args.preheat and \
-                time.monotonic() - waited < args.cull_idle + 60:
+        while memory(proc.pid)["kernels"] > pooled and time.monotonic() - waited < args.cull_idle + 90:
             time.sleep(2)
         record["after_cull"] = {**memory(proc.pid), "waited_s": round(time.monotonic() - waited, 1)}
+        print("after cull:", json.dumps(record["after_cull"]), flush=True)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        lab.stop_lab(proc)
+    opened = record["open"]
+    record["summary"] = {
+        "sessions_with_plot": sum("first_plot_s" in s for s in record["per_session"]),
+        "sessions_with_errors": sum(bool(s["errors"] or "failure" in s) for s in record["per_session"]),
+        "sessions_ready": sum("ready_s" in s for s in record["per_session"]),
+        "first_plot_s_max": max((s.get("first_plot_s", 0) for s in record["per_session"]), default=None),
+        "pool_pss_mb_open": opened["pool_pss_mb"], "pss_mb_open": opened["pss_mb"],
+        "pool_pss_mb_per_added_session": round((opened["pool_pss_mb"] - record["before"]["pool_pss_mb"])
+                                               / args.sessions, 1),
+        "pool_within_target": opened["pool_pss_mb"] <= TARGET_POOL_MB}
+    record["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2) + "\n")
-    print(json.dumps({k: record[k] for k in ("before_loads", "after_loads", "after_cull", "refused_503")}, indent=2))
+    print(json.dumps(record["summary"], indent=2))
+    print(f"wrote {args.out}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

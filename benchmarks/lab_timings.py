@@ -97,7 +97,7 @@ def pause_kernels(proc) -> int:
     training a page left running takes no CPU from the next page. Killed kernels would be
     restarted by the server at once; frozen ones are killed with the server (`stop_lab`)."""
     paused = 0
-    for pid in lab._children(proc.pid):
+    for pid in lab.descendants(proc.pid)[1:]:
         try:
             if lab.is_kernel(pid):
                 os.kill(pid, signal.SIGSTOP)
@@ -123,7 +123,7 @@ def wait_quiet(proc, limit_s: float, window_s: float = 2.0) -> dict:
     started = time.perf_counter()
     share = None
     while time.perf_counter() - started < limit_s:
-        pids = [proc.pid, *lab._children(proc.pid)]
+        pids = lab.descendants(proc.pid)
         before = _cpu_seconds(pids)
         time.sleep(window_s)
         share = (_cpu_seconds(pids) - before) / window_s

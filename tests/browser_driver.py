@@ -88,6 +88,22 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    """`pid` and all its descendants (a forked kernel is the child of the lab's zygote, not of the server)."""
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for child, parent in parents.items() if parent in frontier]
+        found += frontier
+    return found
+
+
 def stop_lab(proc: subprocess.Popen) -> None:
     """Stop the server (Voila shuts its kernels down); kill any kernel still alive after it."""
     kernels = _children(proc.pid)
