@@ -40,9 +40,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-# every dashboard's module and what its app imports when it is made: imported here, their pages are shared; imported in each kernel, each has its own copy
-PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipywidgets", "numpy", "torch", "plotly.graph_objects",
-           "plotly.io", "aelab.experiments", "aelab.widgets.base", "aelab.widgets.shipped",
+# every dashboard's module, what its app imports when it is made and the kernel's debugger (debugpy,
+# which ipykernel loads at every start: 11 MB a kernel): imported here, their pages are shared;
+# imported in each kernel, each has its own copy
+PRELOAD = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "ipywidgets", "numpy", "torch",
+           "plotly.graph_objects", "plotly.io", "aelab.experiments", "aelab.widgets.base", "aelab.widgets.shipped",
            *(f"aelab.widgets.{name}" for name in ("experiment", "tour", "filters", "schemes", "latent", "sweeps",
                                                   "sparse_codes", "stochastic", "tangents", "pretraining")))
 # the plotly trace types the figure builders use: making one of each loads plotly's validators (its
