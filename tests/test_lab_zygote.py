@@ -134,3 +134,20 @@ def test_binders_jupyter_server_forks_its_kernels(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_signalling_a_forked_kernel_that_has_ended_is_not_an_error():
+    """jupyter_client's restarter shuts a dead kernel down (interrupt, then kill) before starting it
+    again: a ForkedProcess of an ended kernel must take that as Popen does, or the kernel is lost."""
+    import signal
+
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)  # ended and reaped, as the zygote reaps its children
+    process = zygote.ForkedProcess(pid)
+    process.send_signal(signal.SIGINT)
+    process.kill()
+    process.terminate()
+    assert process.poll() == 0 and process.wait(timeout=1) == 0

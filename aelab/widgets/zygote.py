@@ -185,7 +185,16 @@ class ForkedProcess:
         return self.returncode or 0
 
     def send_signal(self, signum: int) -> None:
-        os.kill(self.pid, signum)
+        """As `Popen.send_signal`: a kernel that has already ended is not signalled (nor is a process
+        that took its pid), and no error is raised. A kernel that died at start (e.g. a port taken
+        between the server choosing it and the kernel binding it) is then restarted by jupyter_client's
+        restarter, whose shutdown signals it first (it raised ProcessLookupError: the kernel was lost)."""
+        if self.poll() is not None:
+            return
+        try:
+            os.kill(self.pid, signum)
+        except ProcessLookupError:
+            self.returncode = 0
 
     def kill(self) -> None:
         self.send_signal(signal.SIGKILL)
