@@ -362,10 +362,9 @@ def test_lab_does_not_cull_a_kernel_whose_page_has_not_connected_yet():
     """A preheated kernel ran its notebook long ago; handed to a page, it has an old last activity and
     no connection until the page's websocket opens. The culler must give the page its idle time."""
     import asyncio
-    from datetime import timedelta
+    from datetime import datetime, timedelta, timezone
 
-    from jupyter_server._tz import utcnow
-
+    
     from aelab.widgets.lab_kernels import CappedKernelManager
 
     class Spec:
@@ -376,7 +375,7 @@ def test_lab_does_not_cull_a_kernel_whose_page_has_not_connected_yet():
         kernel_name = "python3"
         execution_state = "idle"
 
-    long_ago = utcnow() - timedelta(hours=1)
+    long_ago = datetime.now(timezone.utc) - timedelta(hours=1)
     manager = CappedKernelManager(cull_idle_timeout=30)
     culled = []
 
@@ -395,7 +394,7 @@ def test_lab_does_not_cull_a_kernel_whose_page_has_not_connected_yet():
     asyncio.run(manager.cull_kernel_if_idle("handed-out"))
     asyncio.run(manager.cull_kernel_if_idle("was-connected"))
     assert culled == ["was-connected"]  # a closed page's kernel goes at once; the new one waits
-    assert utcnow() - manager._kernels["handed-out"].last_activity < timedelta(seconds=5)
+    assert datetime.now(timezone.utc) - manager._kernels["handed-out"].last_activity < timedelta(seconds=5)
     manager._kernels["handed-out"].last_activity = long_ago  # its page never came
     asyncio.run(manager.cull_kernel_if_idle("handed-out"))
     assert culled == ["was-connected", "handed-out"] and not manager._awaiting_page and not manager._connected

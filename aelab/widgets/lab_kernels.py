@@ -30,8 +30,8 @@ This module imports jupyter_server; only the Voila process imports it.
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 
-from jupyter_server._tz import utcnow
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
 from tornado import web
 from traitlets import Integer, Set
@@ -72,7 +72,7 @@ class CappedKernelManager(AsyncMappingKernelManager):
             # handed to a page that has not connected yet (or a kernel started on request that has just
             # run its notebook): its idle time counts from now
             self._awaiting_page.add(kernel_id)
-            kernel.last_activity = utcnow()
+            kernel.last_activity = datetime.now(timezone.utc)  # as jupyter_server keeps it
             self.log.debug("aelab lab: kernel %s waits for its page; idle from now", kernel_id)
             return None
         return await super().cull_kernel_if_idle(kernel_id)
