@@ -398,3 +398,29 @@ def test_lab_does_not_cull_a_kernel_whose_page_has_not_connected_yet():
     manager._kernels["handed-out"].last_activity = long_ago  # its page never came
     asyncio.run(manager.cull_kernel_if_idle("handed-out"))
     assert culled == ["was-connected", "handed-out"] and not manager._awaiting_page and not manager._connected
+
+
+def test_lab_refills_preheated_pools_that_the_cap_emptied_as_places_free():
+    """Voila refills a pool only when it hands its kernel out: a refill refused at the cap would
+    leave that dashboard without a preheated kernel for good."""
+    import asyncio
+
+    from aelab.widgets.lab_kernels import CappedKernelManager
+
+    loop = asyncio.new_event_loop()
+    try:
+        refused, ready = loop.create_future(), loop.create_future()
+        refused.set_exception(RuntimeError("503: the lab is serving its limit"))
+        ready.set_result({"kernel_id": "pooled"})
+        for cap, expected in ((4, ["01.ipynb", "02.ipynb"]), (3, ["01.ipynb"]), (2, [])):
+            manager = CappedKernelManager(max_kernels=cap)
+            filled = []
+            manager.fill_if_needed = lambda notebook_name=None, **kwargs: filled.append(notebook_name)
+            manager._pools = {"01.ipynb": [refused], "02.ipynb": [], "03.ipynb": [ready]}
+            manager._kernels.update({"pooled": object(), "visitor": object(), "closed": object()})
+            manager.remove_kernel("closed")  # a closed page's kernel culled: a place frees
+            # two kernels live: cap 4 leaves two places, cap 3 one, cap 2 none
+            assert filled == expected and manager._pools["01.ipynb"] == [], cap
+            assert manager._pools["03.ipynb"] == [ready]  # a pool that has its kernel is left alone
+    finally:
+        loop.close()

@@ -80,7 +80,30 @@ class CappedKernelManager(AsyncMappingKernelManager):
     def remove_kernel(self, kernel_id: str):
         self._connected.discard(kernel_id)
         self._awaiting_page.discard(kernel_id)
-        return super().remove_kernel(kernel_id)
+        removed = super().remove_kernel(kernel_id)
+        self.refill_refused_pools()
+        return removed
+
+    def refill_refused_pools(self) -> list[str]:
+        """Refill the preheated pools that a refusal at the cap emptied, as places free up.
+
+        Voila refills a dashboard's pool only when it hands that pool's kernel out, so a refill
+        refused at the cap (a burst of visitors) left that dashboard without a preheated kernel for
+        as long as the lab ran (after 10 sessions at once: 4 of 13). Refused refills are dropped
+        and empty pools refilled, as many as there are free places. Returns the dashboards refilled."""
+        pools = getattr(self, "_pools", None)  # Voila's preheating subclass has them; empty at shutdown
+        fill = getattr(self, "fill_if_needed", None)
+        if not pools or fill is None:
+            return []
+        for pool in pools.values():
+            pool[:] = [task for task in pool if not (task.done() and (task.cancelled() or task.exception() is not None))]
+        starting = sum(1 for pool in pools.values() for task in pool if not task.done())
+        free = self.max_kernels - self.live_kernels() - starting if self.max_kernels > 0 else len(pools)
+        refilled = [name for name, pool in pools.items() if not pool][:max(free, 0)]
+        for name in refilled:
+            self.log.info("aelab lab: refilling the preheated pool of %s", name)
+            fill(notebook_name=name)
+        return refilled
 
     def lower_priority(self, kernel_id: str) -> None:
         """Add `kernel_nice` to the niceness of the kernel's process (where the OS and the launcher say
