@@ -172,7 +172,7 @@ def _cmd_lab(args: argparse.Namespace) -> int:
     if args.print_command:
         print(shlex.join(["voila", *argv]))
         return 0
-    return lab.serve(folder, argv, args.port)
+    return lab.serve(folder, argv, args.port, fork=not args.no_fork)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

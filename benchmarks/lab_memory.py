@@ -58,8 +58,6 @@ sys.path.insert(0, str(REPO / "tests"))
 import browser_driver as lab  # noqa: E402  (the test driver in tests/browser_driver.py)
 from lab_timings import _cpu_seconds, wait_quiet  # noqa: E402  (benchmarks/: CPU time; the lab idle)
 
-from aelab.widgets.zygote import is_zygote_child  # noqa: E402
-
 
 def _rollup(pid: int) -> dict[str, int]:
     """kB fields of /proc/PID/smaps_rollup (Rss, Pss, Private_Clean, Private_Dirty, ...)."""
@@ -83,7 +81,7 @@ def _cmdline(pid: int) -> bytes:
 def memory(root: int) -> dict:
     pids = lab.descendants(root)
     roll = {pid: _rollup(pid) for pid in pids}
-    kernels = [pid for pid in pids if b"ipykernel" in _cmdline(pid) or is_zygote_child(pid)]
+    kernels = [pid for pid in pids if lab.is_kernel(pid)]
     zygotes = [pid for pid in pids if b"aelab.widgets.zygote" in _cmdline(pid) and pid not in kernels]
     pool = kernels + zygotes
     mb = lambda kb: round(kb / 1024, 1)  # noqa: E731

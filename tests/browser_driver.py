@@ -73,23 +73,9 @@ def wait_until_serving(port: int, proc: subprocess.Popen, timeout: float = 90) -
     raise TimeoutError(f"aelab lab did not answer on port {port} within {timeout} s")
 
 
-def _children(pid: int) -> list[int]:
-    """Direct child processes of `pid` (Linux /proc). Kernels run in their own sessions, so
-    they are found by parent, not by process group."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
 def descendants(pid: int) -> list[int]:
-    """`pid` and all its descendants (a forked kernel is the child of the lab's zygote, not of the server)."""
+    """`pid` and all its descendants (Linux /proc). Kernels run in their own sessions, so they are
+    found by parent, not by process group; a forked kernel is the child of the lab's zygote."""
     parents = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -106,7 +92,7 @@ def descendants(pid: int) -> list[int]:
 
 def stop_lab(proc: subprocess.Popen) -> None:
     """Stop the server (Voila shuts its kernels down); kill any kernel still alive after it."""
-    kernels = _children(proc.pid)
+    kernels = descendants(proc.pid)[1:]
     try:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=15)
@@ -137,7 +123,7 @@ def is_kernel(pid: int) -> bool:
 def kernel_memory_mb(proc: subprocess.Popen) -> list[float]:
     """Resident memory (MB) of each kernel the server started (Linux /proc)."""
     sizes = []
-    for pid in _children(proc.pid):
+    for pid in descendants(proc.pid)[1:]:
         entry = Path("/proc") / str(pid)
         try:
             if not is_kernel(pid):

@@ -236,8 +236,9 @@ def start_zygote() -> threading.Thread:
     return thread
 
 
-def serve(folder: Path, argv: list[str], port: int) -> int:
-    """Run Voila in this process until interrupted (Ctrl-C), after checking that `port` is free."""
+def serve(folder: Path, argv: list[str], port: int, fork: bool = True) -> int:
+    """Run Voila in this process until interrupted (Ctrl-C), after checking that `port` is free.
+    `fork`: `argv` names the zygote's provisioner (`voila_argv(fork=True)`), so start the zygote now."""
     import warnings
 
     from aelab.widgets.landing import lab_voila_class
@@ -247,7 +248,7 @@ def serve(folder: Path, argv: list[str], port: int) -> int:
     warnings.filterwarnings("ignore", message=".*for dict-traits is deprecated", category=DeprecationWarning)
     links = urls(folder, port)
     print(f"aelab lab: serving {len(links) - 1} dashboards from {folder}")
-    if f"--KernelProvisionerFactory.default_provisioner_name={PROVISIONER}" in argv:
+    if fork:
         start_zygote()
     report_device()
     print(f"aelab lab: open {links[0]} (one card per dashboard)")
