@@ -10,7 +10,7 @@ import torch
 
 from aelab.models.dense import Autoencoder, DeepAutoencoder
 from aelab.train.fast import FusedDenseStep, fused_loss
-from aelab.train.loop import FitConfig, fit
+from aelab.train.loop import Callbacks, FitConfig, fit
 
 X = torch.rand(7, 12, generator=torch.Generator().manual_seed(0))
 
@@ -118,3 +118,100 @@ def test_the_loop_uses_fused_updates_and_falls_back_without_them():
     assert type(make_optimizer(params, FitConfig(optimizer="rmsprop", fused=False))) is torch.optim.RMSprop
     assert make_optimizer(params, FitConfig(optimizer="sgd")).defaults["fused"] is True
     assert not make_optimizer(params, FitConfig(optimizer="adam", fused=False)).defaults["fused"]
+
+
+# --- the step captured in a CUDA graph -------------------------------------------------------------
+
+class _Rerun:
+    """A stand-in graph for machines without cuda: capture records the work, replay reruns it (on a
+    GPU, `fast._CudaGraph` replays the captured kernels). Same static inputs, same bookkeeping."""
+
+    replays_host_work = True
+
+    def __init__(self, device, generator):
+        self.captures = self.replays = 0
+
+    def capture(self, work):
+        self.work = work
+        self.captures += 1
+
+    def replay(self):
+        self.replays += 1
+        self.work()
+
+
+# cuda runs the real graph where a GPU is present (the GPU check runs this file there); cpu the stand-in
+GRAPH_DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+def _graph_run(device, graphed, optimizer, monkeypatch, model_kind="dae", epochs=3):
+    from aelab.train.fast import GraphedStep
+
+    if device == "cpu":
+        monkeypatch.setitem(GraphedStep.BACKENDS, "cpu", _Rerun)
+    made = []
+    create = GraphedStep.create.__func__
+
+    def spy(cls, *args):
+        graph = create(cls, *args)
+        made.append(graph)
+        return graph
+
+    monkeypatch.setattr(GraphedStep, "create", classmethod(spy))
+    g = torch.Generator().manual_seed(0)
+    if model_kind == "dae":
+        model = Autoencoder(12, 6, noise="masking:0.25", contractive=0.05, generator=g)
+    else:
+        model = DeepAutoencoder([12, 8, 5], noise="salt-pepper:0.2", sparsity_kl=0.1, generator=g)
+    model = model.to(device)
+    x = torch.rand(330, 12, generator=torch.Generator().manual_seed(4)).to(device)  # 6 full batches + 30
+    generator = torch.Generator(device).manual_seed(1)
+    states = []
+    history = fit(model, model.loss, x, FitConfig(epochs=epochs, batch_size=50, lr=1e-2, optimizer=optimizer,
+                                                  momentum=0.5 if optimizer == "sgd" else 0.0, cuda_graph=graphed),
+                  generator=generator, callbacks=Callbacks(checkpoint=lambda epoch, s: states.append(s.optimizer)))
+    return model, history, made, states, generator.get_state()
+
+
+@pytest.mark.parametrize("device", GRAPH_DEVICES)
+@pytest.mark.parametrize("optimizer, model_kind", [("rmsprop", "dae"), ("sgd", "dae"), ("adam", "dae"),
+                                                   ("rmsprop", "deep")])
+def test_the_graphed_step_trains_exactly_like_the_eager_one(device, optimizer, model_kind, monkeypatch):
+    graphed, graphed_history, made, graphed_states, graphed_rng = _graph_run(device, True, optimizer, monkeypatch,
+                                                                           model_kind)
+    eager, eager_history, _, eager_states, eager_rng = _graph_run(device, False, optimizer, monkeypatch, model_kind)
+    graph = made[0]
+    assert graph is not None and graph.size == 50
+    if device == "cpu":  # warm-up steps eagerly, one capture, then every full batch replayed
+        assert graph.backend.captures == 1
+        assert graph.backend.replays == 3 * 6 - GraphedStep_WARMUP()
+    for (name, p), q in zip(graphed.named_parameters(), eager.parameters()):
+        assert torch.allclose(p, q, rtol=1e-4, atol=1e-5), name
+    for a, b in zip(graphed_history, eager_history):
+        for key in a:
+            if key.startswith("train_") and key != "train_seconds":
+                assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), key
+    assert torch.equal(graphed_rng, eager_rng)  # the noise drew as much from the generator
+    for a, b in zip(graphed_states, eager_states):  # optimizer states (step counts too) saved alike
+        for pa, pb in zip(a["state"].values(), b["state"].values()):
+            for key in pa:
+                assert torch.allclose(pa[key].float(), pb[key].float(), rtol=1e-4, atol=1e-6), key
+
+
+def GraphedStep_WARMUP():
+    from aelab.train.fast import GraphedStep
+    return GraphedStep.WARMUP
+
+
+def test_no_graph_without_a_fused_step_or_on_request(monkeypatch):
+    from aelab.train.fast import GraphedStep
+
+    monkeypatch.setitem(GraphedStep.BACKENDS, "cpu", _Rerun)
+    model = Autoencoder(12, 6)
+    params = list(model.parameters())
+    rms = torch.optim.RMSprop(params, lr=1e-3)
+    assert GraphedStep.create(model.loss, rms, None, torch.device("cpu")) is None  # not a fused step
+    assert GraphedStep.create(fused_loss(model), rms, None, torch.device("cpu")) is None  # unfused optimizer
+    monkeypatch.delitem(GraphedStep.BACKENDS, "cpu")
+    from aelab.train.fast import FusedRMSprop
+    assert GraphedStep.create(fused_loss(model), FusedRMSprop(params), None, torch.device("cpu")) is None

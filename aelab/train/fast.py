@@ -33,6 +33,8 @@ else None (the loop then falls back to autograd).
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import torch
 import torch.nn.functional as F
 
@@ -296,7 +298,7 @@ class FusedRMSprop(torch.optim.Optimizer):
             if decay:  # the kernel writes grad + decay * p into its first moment: not into .grad
                 for p in params:
                     if p not in self._scratch:
-                        self._scratch[p] = torch.empty_like(p)
+                        self._scratch[p] = torch.zeros_like(p)  # not empty: the kernel reads it (0 * NaN garbage is NaN)
                 firsts = [self._scratch[p] for p in params]
             device = params[0].device
             if device not in self._big:
@@ -322,3 +324,132 @@ class FusedRMSprop(torch.optim.Optimizer):
             for key, value in state.items():
                 state[key] = value.clone() if isinstance(value, torch.Tensor) else torch.tensor(float(value))
         self._t.clear()  # re-read from the loaded "step" tensors
+
+    def advance(self, steps: int) -> None:
+        """Count `steps` more updates that ran without this object's `step` (a CUDA graph's replays
+        of a captured `step`: the device work repeats, the host bookkeeping does not)."""
+        for p in self._t:
+            self._t[p] += steps
+
+
+# --- the whole step captured in a CUDA graph ------------------------------------------------------
+
+class _CudaGraph:
+    """torch.cuda.CUDAGraph with the step's random generator registered, so that every replay draws
+    fresh noise from it (and advances it as the eager step would)."""
+
+    replays_host_work = False  # a replay repeats the device work alone
+
+    def __init__(self, device: torch.device, generator: torch.Generator | None):
+        self.graph = torch.cuda.CUDAGraph()
+        if generator is not None:
+            default = torch.cuda.default_generators[device.index if device.index is not None
+                                                    else torch.cuda.current_device()]
+            if generator is not default:  # the default generator is registered by torch itself
+                self.graph.register_generator_state(generator)
+
+    def capture(self, work: Callable[[], None]) -> None:
+        # thread_local: a dashboard may touch the GPU from another thread while this one captures
+        with torch.cuda.graph(self.graph, capture_error_mode="thread_local"):
+            work()
+
+    def replay(self) -> None:
+        self.graph.replay()
+
+
+class GraphedStep:
+    """One training step — a fused step's gradients, the optimizer's update and the epoch's running
+    sums of the loss terms — captured once and replayed for every batch of the captured size.
+
+    Eagerly, a batch-100 step of the DAE launches about 40 small kernels, and on a GPU their launches
+    take longer than their arithmetic; replayed from a CUDA graph, a step is one launch and a copy of
+    the batch into the graph's input. The loop runs the first `WARMUP` steps of a fit eagerly (they
+    allocate the optimizer's state, the step's buffers and the BLAS workspace), captures the next
+    batch of that size, and replays from then on; a batch of another size (an epoch's last) runs
+    eagerly. The replayed steps equal the eager ones: the same products, the same noise (the step's
+    generator is registered with the graph), the same update.
+
+    `GraphedStep.create` returns None where a graph cannot be used: not a fused step, not on cuda (a
+    backend in `BACKENDS` for the device says otherwise: the tests run the same bookkeeping on cpu
+    with a stand-in that reruns the step), an optimizer whose update cannot be captured, or a torch
+    without graph-safe custom generators.
+    """
+
+    WARMUP = 2
+    BACKENDS: dict[str, Callable[[torch.device, torch.Generator | None], Any]] = {"cuda": _CudaGraph}
+
+    def __init__(self, step: FusedDenseStep, optimizer: torch.optim.Optimizer, generator: torch.Generator | None,
+                 backend: Any):
+        self.step, self.optimizer, self.generator, self.backend = step, optimizer, generator, backend
+        self.names: list[str] | None = None
+        self.size: int | None = None
+        self.inputs: list[torch.Tensor] = []
+        self.sums: torch.Tensor | None = None  # sum over this epoch's replayed batches of size * terms
+        self.replayed = 0                     # this epoch's replayed batches
+        self._eager = 0
+        self._pending = 0                     # replays whose optimizer step counts are not yet on the host
+
+    @classmethod
+    def create(cls, step: Any, optimizer: torch.optim.Optimizer, generator: torch.Generator | None,
+               device: torch.device) -> "GraphedStep | None":
+        if not isinstance(step, FusedDenseStep) or device.type not in cls.BACKENDS:
+            return None
+        if isinstance(optimizer, torch.optim.Adam):
+            if not all(group.get("fused") for group in optimizer.param_groups):
+                return None
+            for group in optimizer.param_groups:  # fused Adam keeps its step counts on the device
+                group["capturable"] = True
+            optimizer._warned_capturable_if_run_uncaptured = True  # its eager steps are intended
+        elif not isinstance(optimizer, (FusedRMSprop, torch.optim.SGD)):
+            return None
+        if device.type == "cuda" and generator is not None and \
+                not hasattr(torch.cuda.CUDAGraph, "register_generator_state"):
+            return None
+        return cls(step, optimizer, generator, cls.BACKENDS[device.type](device, generator))
+
+    def begin_epoch(self) -> None:
+        self.replayed = 0
+        if self.sums is not None:
+            self.sums.zero_()
+
+    def ran_eagerly(self, names: list[str]) -> None:
+        """The loop ran a step itself (warm-up, or a batch of another size)."""
+        self.names = names
+        self._eager += 1
+
+    def __call__(self, batch: tuple[torch.Tensor, ...]) -> bool:
+        """Run the step on `batch` from the graph; False (and nothing done) when the loop must run it."""
+        size = batch[0].shape[0]
+        if self.size is None:
+            if self._eager < self.WARMUP or self.names is None:
+                return False
+            self._capture(batch)
+        if size != self.size:
+            return False
+        for static, value in zip(self.inputs, batch):
+            static.copy_(value)
+        self.backend.replay()
+        self.replayed += 1
+        self._pending += 1
+        return True
+
+    def _capture(self, batch: tuple[torch.Tensor, ...]) -> None:
+        self.size = batch[0].shape[0]
+        self.inputs = [t.clone() for t in batch]
+        self.sums = torch.zeros(len(self.names), dtype=batch[0].dtype, device=batch[0].device)
+        names, size = self.names, self.size
+
+        def work() -> None:
+            terms = self.step(*self.inputs, generator=self.generator)
+            self.optimizer.step()
+            self.sums.add_(torch.stack([terms[k] for k in names]), alpha=size)
+
+        self.backend.capture(work)
+        if not self.backend.replays_host_work:  # capturing ran the optimizer's host bookkeeping once, the
+            self._pending = -1                  # device work not at all: the first replay is that step
+
+    def settle(self) -> None:
+        """Bring the host's view of the optimizer up to date (before its state is read)."""
+        if self._pending and not self.backend.replays_host_work and isinstance(self.optimizer, FusedRMSprop):
+            self.optimizer.advance(self._pending)
+        self._pending = 0
