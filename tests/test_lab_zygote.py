@@ -151,3 +151,36 @@ def test_signalling_a_forked_kernel_that_has_ended_is_not_an_error():
     process.kill()
     process.terminate()
     assert process.poll() == 0 and process.wait(timeout=1) == 0
+
+
+SPY_CUDA = """
+import sys, traceback
+import torch
+calls = []
+def spy(name, original):
+    def wrapper(*args, **kwargs):
+        calls.append(name + ": " + "".join(traceback.format_stack(limit=4)[:-1]))
+        return original(*args, **kwargs)
+    return wrapper
+for name in ("is_available", "device_count", "init", "_lazy_init", "current_device", "get_device_name",
+             "synchronize", "set_device", "manual_seed", "manual_seed_all"):
+    setattr(torch.cuda, name, spy(name, getattr(torch.cuda, name)))
+torch.backends.mps.is_available = spy("mps.is_available", torch.backends.mps.is_available)
+from aelab.widgets import zygote
+zygote._preload()
+print("CALLS", len(calls))
+print("\\n".join(calls))
+"""
+
+
+def test_the_zygote_never_touches_cuda_before_it_forks():
+    # a kernel forked from a process that initialised CUDA cannot use the GPU ("Cannot re-initialize
+    # CUDA in forked subprocess"): on a GPU server, every dashboard would then fail or fall back to the
+    # cpu. What the zygote preloads must not ask torch about devices. (On an H100, a process forked after
+    # _preload trained a DAE on cuda: the GPU check of issue 17.)
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", SPY_CUDA], capture_output=True, text=True, timeout=240,
+                          env={**os.environ, "AELAB_DEVICE": "auto"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "CALLS 0" in done.stdout, done.stdout[-3000:]

@@ -85,7 +85,15 @@ def test_the_results_table_has_a_row_per_paper_cell(results):
               dataset="mnist", overrides={"n_train": 1000})  # digits has no paper row
     table = report.markdown()
     row = next(line for line in table.splitlines() if line.startswith("| zhou-parzen | DAE-2J |"))
-    paper, full, teach = [c.strip() for c in row.split("|")[3:6]]
-    assert paper == "266 ± 1.32" and "±" in full and teach == "–"
+    paper, full, teach, paper_run = [c.strip() for c in row.split("|")[3:7]]
+    assert paper == "266 ± 1.32" and "±" in full and teach == "–" and paper_run == "–"
     assert "| zhou-parzen | joint_above_layerwise_2 | yes |" in table
     assert "zhou-parzen" in table.splitlines()[-1]
+    # a paper-tier run (shipped where a GPU was lent) fills its column and names its device and command
+    import shutil
+
+    shutil.copytree(results / "full" / "zhou-parzen", results / "paper" / "zhou-parzen")
+    table = report.markdown()
+    row = next(line for line in table.splitlines() if line.startswith("| zhou-parzen | DAE-2J |"))
+    assert row.split("|")[6].strip() == full
+    assert table.splitlines()[-1].startswith("Paper-tier runs: zhou-parzen ") and "on cpu" in table.splitlines()[-1]
