@@ -215,3 +215,35 @@ def test_no_graph_without_a_fused_step_or_on_request(monkeypatch):
     monkeypatch.delitem(GraphedStep.BACKENDS, "cpu")
     from aelab.train.fast import FusedRMSprop
     assert GraphedStep.create(fused_loss(model), FusedRMSprop(params), None, torch.device("cpu")) is None
+
+
+@pytest.mark.parametrize("device", GRAPH_DEVICES)
+@pytest.mark.parametrize("optimizer", ["rmsprop", "adam"])
+def test_a_graphed_run_resumed_from_its_checkpoint_ends_like_the_whole_run(device, optimizer, monkeypatch):
+    import copy
+
+    from aelab.train.fast import GraphedStep
+
+    if device == "cpu":
+        monkeypatch.setitem(GraphedStep.BACKENDS, "cpu", _Rerun)
+    x = torch.rand(330, 12, generator=torch.Generator().manual_seed(4)).to(device)
+    config = FitConfig(epochs=3, batch_size=50, lr=1e-2, optimizer=optimizer)
+
+    def start():
+        return Autoencoder(12, 6, noise="masking:0.25", generator=torch.Generator().manual_seed(0)).to(device)
+
+    whole, saved = start(), {}
+
+    def keep(epoch, state):
+        if epoch == 1:
+            saved["state"], saved["weights"] = copy.deepcopy(state), copy.deepcopy(whole.state_dict())
+
+    whole_history = fit(whole, whole.loss, x, config, generator=torch.Generator(device).manual_seed(1),
+                        callbacks=Callbacks(checkpoint=keep))
+    resumed = start()
+    resumed.load_state_dict(saved["weights"])
+    history = fit(resumed, resumed.loss, x, config, generator=torch.Generator(device).manual_seed(99),
+                  resume=saved["state"])  # the generator's state comes from the checkpoint
+    for p, q in zip(whole.parameters(), resumed.parameters()):
+        assert torch.allclose(p, q, rtol=1e-5, atol=1e-6)
+    assert [h["train_loss"] for h in history] == pytest.approx([h["train_loss"] for h in whole_history], rel=1e-5)

@@ -397,9 +397,6 @@ class GraphedStep:
         if isinstance(optimizer, torch.optim.Adam):
             if not all(group.get("fused") for group in optimizer.param_groups):
                 return None
-            for group in optimizer.param_groups:  # fused Adam keeps its step counts on the device
-                group["capturable"] = True
-            optimizer._warned_capturable_if_run_uncaptured = True  # its eager steps are intended
         elif not isinstance(optimizer, (FusedRMSprop, torch.optim.SGD)):
             return None
         if device.type == "cuda" and generator is not None and \
@@ -438,6 +435,10 @@ class GraphedStep:
         self.inputs = [t.clone() for t in batch]
         self.sums = torch.zeros(len(self.names), dtype=batch[0].dtype, device=batch[0].device)
         names, size = self.names, self.size
+        if isinstance(self.optimizer, torch.optim.Adam):  # fused Adam keeps its step counts on the device;
+            for group in self.optimizer.param_groups:      # set here, after any state a resumed run loaded
+                group["capturable"] = True
+            self.optimizer._warned_capturable_if_run_uncaptured = True  # its eager steps are intended
 
         def work() -> None:
             terms = self.step(*self.inputs, generator=self.generator)
