@@ -298,8 +298,7 @@ def fit(model: nn.Module, loss_fn: Callable[..., dict[str, torch.Tensor]],
         if graph is not None:
             graph.begin_epoch()
         for b, batch in enumerate(sampler.epoch(generator)):
-            size = batch[0].shape[0]
-            count += size
+            count += batch[0].shape[0]
             if graph is None or not graph(batch):  # a replayed step sums its terms in the graph
                 sums, names = _eager_step(loss_fn, batch, generator, optimizer, grads_ready, sums, state)
                 if graph is not None:
