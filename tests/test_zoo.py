@@ -97,3 +97,21 @@ def test_the_results_table_has_a_row_per_paper_cell(results):
     row = next(line for line in table.splitlines() if line.startswith("| zhou-parzen | DAE-2J |"))
     assert row.split("|")[6].strip() == full
     assert table.splitlines()[-1].startswith("Paper-tier runs: zhou-parzen ") and "on cpu" in table.splitlines()[-1]
+
+
+def test_nested_paper_tables_become_cells_with_their_intervals(tmp_path):
+    import json
+
+    from aelab.experiments import report
+
+    def ship(tier, metrics):
+        folder = tmp_path / tier / "zhou-svm"
+        folder.mkdir(parents=True)
+        paper = {"test_error_percent": {"DAE-2J": 1.39}, "test_error_interval_percent": {"DAE-2J": 0.23}}
+        (folder / "result.json").write_text(json.dumps({"paper": paper, "metrics": metrics, "seconds": 60}))
+
+    ship("full", {"test_error_percent": {"DAE-2J": 1.71}, "test_error_interval_percent": {"DAE-2J": 0.25}})
+    ship("teach", {"test_error_percent": {"DAE-2J": 9.7}})
+    (row,) = report.rows(tmp_path)
+    assert (row["cell"], row["paper"], row["full"], row["teach"], row["paper_run"]) == \
+        ("test_error_percent: DAE-2J", "1.39 ± 0.23", "1.71 ± 0.25", "9.70", "–")

@@ -24,13 +24,29 @@ TIERS = ("full", "teach", "paper")
 
 
 def _interval_keys(key: str) -> tuple[str, ...]:
+    parent, sep, child = key.partition(": ")  # a flattened cell: "test_error_percent: DAE-2L"
+    if sep:
+        return tuple(f"{k}: {child}" for k in _interval_keys(parent))
     keys = [f"{key} stderr", f"{key}_stderr"]
     if key.endswith("_percent"):
         keys.append(key[: -len("_percent")] + "_interval_percent")
     return tuple(keys)
 
 
+def _flat(values: dict[str, Any]) -> dict[str, Any]:
+    """One level of nested tables made cells: {"test_error_percent": {"DAE-2L": 1.7}} gives
+    "test_error_percent: DAE-2L" (Zhou's tables keep one number per model)."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out.update({f"{key}: {k}": v for k, v in value.items() if not isinstance(v, dict)})
+        else:
+            out[key] = value
+    return out
+
+
 def _is_interval(key: str) -> bool:
+    key = key.partition(": ")[0]
     return key.endswith(" stderr") or key.endswith("_stderr") or key.endswith("_interval_percent")
 
 
@@ -69,15 +85,15 @@ def rows(root: Path | None = None) -> list[dict[str, str]]:
     tiers = {tier: results(tier, root) for tier in TIERS}
     out = []
     for name, full in tiers["full"].items():
-        teach = tiers["teach"].get(name, {})
-        paper_run = tiers["paper"].get(name, {})
-        for key, value in full.get("paper", {}).items():
-            if _is_interval(key) or not (isinstance(value, bool) or _number(value)) or key not in full["metrics"]:
+        paper, metrics = _flat(full.get("paper", {})), _flat(full["metrics"])
+        teach = _flat(tiers["teach"].get(name, {}).get("metrics", {}))
+        paper_run = _flat(tiers["paper"].get(name, {}).get("metrics", {}))
+        for key, value in paper.items():
+            if _is_interval(key) or not (isinstance(value, bool) or _number(value)) or key not in metrics:
                 continue
-            out.append({"experiment": name, "cell": key, "paper": _format(full["paper"], key),
-                        "full": _format(full["metrics"], key), "teach": _format(teach.get("metrics", {}), key),
-                        "paper_run": _format(paper_run.get("metrics", {}), key),
-                        "minutes": f"{_minutes(full):.0f}"})
+            out.append({"experiment": name, "cell": key, "paper": _format(paper, key),
+                        "full": _format(metrics, key), "teach": _format(teach, key),
+                        "paper_run": _format(paper_run, key), "minutes": f"{_minutes(full):.0f}"})
     return out
 
 
