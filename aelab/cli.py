@@ -99,6 +99,13 @@ def _parse_overrides(extra: list[str]) -> dict[str, str]:
     return overrides
 
 
+def _pinned_threads(args: argparse.Namespace) -> int | None:
+    """The CPU thread count this command pinned torch to (`--threads`, else `$AELAB_THREADS`), or None."""
+    from aelab import settings
+
+    return args.threads if args.threads is not None else settings.threads()
+
+
 def _cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> int:
     from tqdm import tqdm
 
@@ -122,7 +129,8 @@ def _cmd_reproduce(args: argparse.Namespace, extra: list[str]) -> int:
     try:
         folder = reproduce(args.name, scale=args.scale, dataset=args.dataset, device=args.device,
                            seed=args.seed, out=args.out, overrides=_parse_overrides(extra),
-                           progress=progress, log=tqdm.write, finish=add_figure, resume=not args.fresh)
+                           progress=progress, log=tqdm.write, finish=add_figure, resume=not args.fresh,
+                           threads=_pinned_threads(args))
     finally:
         bar.close()
     result, _ = read_result(folder)
@@ -249,7 +257,7 @@ def _cmd_zoo(args: argparse.Namespace) -> int:
     for name in args.names:
         zoo.entry(name)
     for name in args.names:
-        record = zoo.rebuild(name, from_result=args.from_result, device=args.device)
+        record = zoo.rebuild(name, from_result=args.from_result, device=args.device, threads=_pinned_threads(args))
         print(f"{name}: {record['bytes'] / 2**20:.2f} MB, from `{record['command']}`")
     return 0
 

@@ -47,6 +47,35 @@ def test_help_runs_as_console_script():
     assert "reproduce" in out.stdout and "data" in out.stdout
 
 
+@pytest.mark.parametrize("flag, env, expected", [
+    ([], None, "aelab reproduce fake"),
+    (["--threads", "1"], None, "aelab --threads 1 reproduce fake"),
+    ([], "2", "aelab --threads 2 reproduce fake"),
+    (["--threads", "1"], "2", "aelab --threads 1 reproduce fake"),
+])
+def test_the_recorded_command_pins_the_thread_count_the_run_had(tmp_path, with_fake, monkeypatch, flag, env, expected):
+    # a CPU run repeats to the last digit only at its thread count, so a pinned count is part of the command
+    import shlex
+
+    import torch
+
+    if env is None:
+        monkeypatch.delenv("AELAB_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("AELAB_THREADS", env)
+    previous = torch.get_num_threads()
+    try:
+        assert main(flag + ["reproduce", "fake", "--scale", "smoke", "--out", str(tmp_path), "--quiet"]) == 0
+        command = read_result(tmp_path / "fake")[0]["command"]
+        assert command == f"{expected} --scale smoke --seed 0 --out {tmp_path}"
+        # and the command runs as recorded
+        (tmp_path / "fake" / "result.json").unlink()
+        assert main(shlex.split(command)[1:]) == 0
+        assert read_result(tmp_path / "fake")[0]["command"] == command
+    finally:
+        torch.set_num_threads(previous)
+
+
 def test_data_list_reports_each_dataset(capsys):
     assert main(["data", "list"]) == 0
     out = capsys.readouterr().out

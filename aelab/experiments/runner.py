@@ -88,9 +88,14 @@ def _check_destination(folder: Path) -> None:
 
 
 def command_line(name: str, scale: str, seed: int, out: str | Path, dataset: str | None,
-                 overrides: dict[str, Any] | None, device: str = "auto") -> str:
-    """The `aelab reproduce` command that runs this experiment again (recorded in result.json)."""
-    words = ["aelab", "reproduce", name, "--scale", scale, "--seed", str(seed), "--out", str(out)]
+                 overrides: dict[str, Any] | None, device: str = "auto", threads: int | None = None) -> str:
+    """The `aelab reproduce` command that runs this experiment again (recorded in result.json).
+
+    threads: the CPU thread count the run was pinned to (`--threads` or `$AELAB_THREADS`), or None
+    when torch chose it; a CPU run gives the same numbers to the last digit only at its thread
+    count, so a pinned count is part of the command."""
+    words = ["aelab"] + (["--threads", str(threads)] if threads is not None else [])
+    words += ["reproduce", name, "--scale", scale, "--seed", str(seed), "--out", str(out)]
     if dataset is not None:
         words += ["--dataset", dataset]
     if device != "auto":
@@ -110,14 +115,16 @@ def journal_folder(out: Path, name: str, identity: dict[str, Any]) -> Path:
 def reproduce(name: str, *, scale: str = "smoke", dataset: str | None = None, device: str = "auto",
               seed: int = 0, out: str | Path = "runs", overrides: dict[str, Any] | None = None,
               progress=None, log=None, stop=None, finish: Callable[[Path], None] | None = None,
-              resume: bool = True) -> Path:
+              resume: bool = True, threads: int | None = None) -> Path:
     """Run experiment `name` at `scale` and write its result folder; return that folder.
 
     finish: called with the new, complete folder (under its temporary name) before it is moved
         into place, to add files (the CLI writes figure.html there).
     resume: keep the run's training phases in a journal under `OUT/.aelab-journal/` and
         continue from it when the same run (same config, seed, scale and device) is started
-        again; the journal is removed when the result is written. False starts afresh."""
+        again; the journal is removed when the result is written. False starts afresh.
+    threads: the thread count the caller pinned torch to (the CLI's `--threads` or
+        `$AELAB_THREADS`), recorded in the command; None when it was left to torch."""
     experiment = get(name)
     checks.seed(seed, "--seed")
     config = experiment.config(scale, dataset=dataset, **(overrides or {}))
@@ -142,7 +149,7 @@ def reproduce(name: str, *, scale: str = "smoke", dataset: str | None = None, de
     seconds = time.perf_counter() - started
     record = {
         "experiment": name, "title": experiment.title, "reproduces": experiment.paper, "scale": scale,
-        "command": command_line(name, scale, seed, out, dataset, overrides, device),
+        "command": command_line(name, scale, seed, out, dataset, overrides, device, threads),
         "config": dataclasses.asdict(config), "seed": seed,
         "deviations": list(experiment.deviations.get(scale, ())),
         "metrics": result.metrics, "paper": result.paper,

@@ -143,10 +143,11 @@ def add(name: str, source: Path, command: str, folder: Path | None = None) -> di
 
 
 def rebuild(name: str, *, from_result: bool = False, device: str = "auto", scale: str = "full",
-            progress: Callable[[int, int, str], None] | None = None, log=None) -> dict[str, Any]:
+            progress: Callable[[int, int, str], None] | None = None, log=None,
+            threads: int | None = None) -> dict[str, Any]:
     """Put `name` into the zoo: from the shipped result of `scale` (`from_result`), or by
     running its experiment's preset of `scale` (full: hours) with seed 0 and taking the model
-    it keeps."""
+    it keeps (`threads`: the CPU thread count the caller pinned, recorded in the command)."""
     from aelab.experiments.runner import MODELS, command_line, read_result, reproduce, shipped
 
     spec = entry(name)
@@ -157,12 +158,14 @@ def rebuild(name: str, *, from_result: bool = False, device: str = "auto", scale
                              f"or `aelab reproduce {spec.experiment} --scale full --out {settings.results_root() / 'full'}`")
         return add(name, folder / MODELS / spec.key, read_result(folder)[0]["command"])
     with tempfile.TemporaryDirectory(prefix="aelab-zoo-") as tmp:
-        folder = reproduce(spec.experiment, scale=scale, seed=0, device=device, out=tmp, progress=progress, log=log)
+        folder = reproduce(spec.experiment, scale=scale, seed=0, device=device, out=tmp, progress=progress, log=log,
+                           threads=threads)
         source = folder / MODELS / spec.key
         if not source.is_dir():
             raise RuntimeError(f"{spec.experiment} kept no model {spec.key!r} (it kept: {read_result(folder)[0]['models']})")
         # the command as the shipped result records it (into results/<scale>, not the temporary folder)
-        return add(name, source, command_line(spec.experiment, scale, 0, f"results/{scale}", None, None, device))
+        return add(name, source, command_line(spec.experiment, scale, 0, f"results/{scale}", None, None, device,
+                                              threads))
 
 
 def load(name: str, device=None):

@@ -88,7 +88,8 @@ def run_cell(spec: dict[str, Any], *, threads: int = 1, device: str = "auto",
         dataset = overrides.pop("dataset", None)
         with tempfile.TemporaryDirectory(prefix="aelab-cell-") as tmp:
             folder = reproduce(spec["experiment"], scale=spec["scale"], dataset=dataset, device=device,
-                               seed=int(spec["seed"]), out=tmp, overrides=overrides, stop=stop)
+                               seed=int(spec["seed"]), out=tmp, overrides=overrides, stop=stop,
+                               threads=max(1, int(threads)))
             files = {p.name: p.read_bytes() for p in sorted(Path(folder).iterdir()) if p.is_file()}
     finally:
         torch.set_num_threads(previous)
