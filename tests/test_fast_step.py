@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from aelab.models.dense import Autoencoder, DeepAutoencoder
-from aelab.train.fast import FusedDenseStep, fused_loss
+from aelab.train.fast import FusedDenseStep, GraphedStep, fused_loss
 from aelab.train.loop import Callbacks, FitConfig, fit
 
 X = torch.rand(7, 12, generator=torch.Generator().manual_seed(0))
@@ -145,8 +145,6 @@ GRAPH_DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
 
 def _graph_run(device, graphed, optimizer, monkeypatch, model_kind="dae", epochs=3):
-    from aelab.train.fast import GraphedStep
-
     if device == "cpu":
         monkeypatch.setitem(GraphedStep.BACKENDS, "cpu", _Rerun)
     made = []
@@ -184,7 +182,7 @@ def test_the_graphed_step_trains_exactly_like_the_eager_one(device, optimizer, m
     assert graph is not None and graph.size == 50
     if device == "cpu":  # warm-up steps eagerly, one capture, then every full batch replayed
         assert graph.backend.captures == 1
-        assert graph.backend.replays == 3 * 6 - GraphedStep_WARMUP()
+        assert graph.backend.replays == 3 * 6 - GraphedStep.WARMUP
     for (name, p), q in zip(graphed.named_parameters(), eager.parameters()):
         assert torch.allclose(p, q, rtol=1e-4, atol=1e-5), name
     for a, b in zip(graphed_history, eager_history):
@@ -198,13 +196,7 @@ def test_the_graphed_step_trains_exactly_like_the_eager_one(device, optimizer, m
                 assert torch.allclose(pa[key].float(), pb[key].float(), rtol=1e-4, atol=1e-6), key
 
 
-def GraphedStep_WARMUP():
-    from aelab.train.fast import GraphedStep
-    return GraphedStep.WARMUP
-
-
 def test_no_graph_without_a_fused_step_or_on_request(monkeypatch):
-    from aelab.train.fast import GraphedStep
 
     monkeypatch.setitem(GraphedStep.BACKENDS, "cpu", _Rerun)
     model = Autoencoder(12, 6)
@@ -222,7 +214,6 @@ def test_no_graph_without_a_fused_step_or_on_request(monkeypatch):
 def test_a_graphed_run_resumed_from_its_checkpoint_ends_like_the_whole_run(device, optimizer, monkeypatch):
     import copy
 
-    from aelab.train.fast import GraphedStep
 
     if device == "cpu":
         monkeypatch.setitem(GraphedStep.BACKENDS, "cpu", _Rerun)
