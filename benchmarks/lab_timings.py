@@ -64,9 +64,9 @@ REDRAWS = {
     "11-tangents": ("button", None, ["tangent directions", "Jacobian spectra"]),
     "12-pretraining": ("button", None, ["error during fine-tuning", "test errors"]),
 }
-# the experiment each dashboard opens on when it has a shipped full-tier result (00 and 06 do not
-# open on one yet, 07 shows sweeps)
-EXPERIMENTS = {"01-denoising-filters": "vincent-filters", "02-joint-vs-layerwise": "zhou-curves",
+# the experiment each dashboard opens on when it has a shipped full-tier result (07 shows sweeps)
+EXPERIMENTS = {"00-tour": "lecture-tour", "06-latent-space": "lecture-latent",
+               "01-denoising-filters": "vincent-filters", "02-joint-vs-layerwise": "zhou-curves",
                "03-gsn-sampling": "zhou-parzen", "04-what-where": "zhao-translation",
                "05-layer-inversion": "zhang-inversion", "08-sparse-codes": "lecture-sparse-coding",
                "09-semantic-hashing": "lecture-hashing", "10-stochastic": "lecture-vae",
