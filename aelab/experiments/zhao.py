@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 import torch
@@ -52,10 +53,12 @@ def _progress(ctx: RunContext, done_before: int, total: int, label: str):
     return lambda done, steps, desc: ctx.progress(done_before * steps + done, total * steps, f"{label}: {desc}")
 
 
-def _callbacks(ctx: RunContext, done_before: int, total: int, label: str) -> Callbacks:
+def _callbacks(ctx: RunContext, done_before: int, total: int, label: str,
+               on_epoch: Callable[[int, dict], None] | None = None) -> Callbacks:
     """The loop's callbacks for run `done_before` of `total`: epoch ends and the stop flag
-    reach the context; progress counts over all runs."""
-    callbacks = ctx.callbacks(label)
+    reach the context; progress counts over all runs. on_epoch: a hook that reads the model
+    (its stage is not journalled)."""
+    callbacks = ctx.callbacks(label) if on_epoch is None else ctx.callbacks(label, on_epoch=on_epoch, resumable=False)
     callbacks.progress = _progress(ctx, done_before, total, label)
     return callbacks
 
@@ -207,8 +210,12 @@ def _verdicts(summary: dict[str, float], expected: float) -> dict[str, bool]:
 TRANSLATION_EVALUATION_FIELDS = ("shift", "n_show")
 
 
-def train_translation(config: TranslationConfig, ctx: RunContext) -> tuple[SWWAE, torch.Tensor]:
-    """The trained what-where autoencoder of Fig. 3 and the test digits it is probed with."""
+def train_translation(config: TranslationConfig, ctx: RunContext,
+                      on_epoch: Callable[[int, SWWAE, torch.Tensor], None] | None = None) -> tuple[SWWAE, torch.Tensor]:
+    """The trained what-where autoencoder of Fig. 3 and the test digits it is probed with.
+
+    on_epoch(epoch, model, x_test) after every epoch, to measure the model as it trains (a
+    learning curve); such a run is trained again rather than restored from a journal."""
     model = SWWAE(config.spec, input_size=SIZE, pooling="soft", beta=config.beta, lambda_nll=0.0,
                   generator=_init(ctx.seed)).to(ctx.device)
     if model.top_shape[1:] != (1, 1) or model.classifier is not None:
@@ -217,8 +224,9 @@ def train_translation(config: TranslationConfig, ctx: RunContext) -> tuple[SWWAE
     x_train, _ = training_images(config.dataset, config.n_train, ctx.device)
     x_test, _ = data.images(config.dataset, "test", config.n_test, size=SIZE, device=ctx.device)
     gen = ctx.generator(1)
+    hook = None if on_epoch is None else (lambda epoch, metrics: on_epoch(epoch, model, x_test))
     train_swwae(model, x_train, config=swwae_fit_config(config.epochs, config.batch_size, config.lr), generator=gen,
-                augment=random_shifts(config.train_shift, gen), callbacks=_callbacks(ctx, 0, 1, "train"))
+                augment=random_shifts(config.train_shift, gen), callbacks=_callbacks(ctx, 0, 1, "train", hook))
     model.eval()
     return model, x_test
 
