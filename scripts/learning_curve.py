@@ -29,14 +29,17 @@ import shlex
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
+import plotly.graph_objects as go
 import torch
 
 from aelab.data import splits
 from aelab.experiments import get
 from aelab.experiments.base import RunContext
-from aelab.fileio import read_json, to_json, write_json_atomic
+from aelab.fileio import read_json, to_json, write_bytes_atomic, write_json_atomic
 from aelab.train.records import environment
+from aelab.viz.curves import learning_curves
 
 ROOT = Path(__file__).resolve().parent.parent
 CURVES = ("zhou-parzen", "vincent-filters", "zhao-translation")
@@ -60,8 +63,9 @@ class Curve:
 
     command = ""  # how this curve was made (main sets it)
 
-    def __init__(self, path: Path, name: str, what: str, target: dict, config, shipped: dict, epochs: int):
-        self.path, self.started = path, time.perf_counter()
+    def __init__(self, path: Path, name: str, what: str, target: dict, config, shipped: dict, epochs: int,
+                 draw: Callable[[list[dict]], go.Figure]):
+        self.path, self.started, self.draw = path, time.perf_counter(), draw
         self.record = {"experiment": name, "measures": what, "target": target, "epochs": epochs,
                        "command": self.command,
                        "torch_threads": torch.get_num_threads(), "config": dataclasses.asdict(config),
@@ -71,12 +75,23 @@ class Curve:
         point["seconds"] = round(time.perf_counter() - self.started, 1)
         self.record["points"].append(point)
         print(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in point.items()), flush=True)
-        write_json_atomic(self.path, self.record)
+        self.write()
 
     def finish(self) -> None:
         self.record["status"] = "finished"
         self.record["seconds"] = round(time.perf_counter() - self.started, 1)
+        self.write()
+
+    def write(self) -> None:
+        """The JSON and its picture (NAME.html beside it)."""
         write_json_atomic(self.path, self.record)
+        html = self.draw(self.record["points"]).to_html(include_plotlyjs="cdn", full_html=True)
+        write_bytes_atomic(self.path.with_suffix(".html"), html.encode())
+
+
+def _series(points: list[dict], key: str, **where) -> tuple[list[int], list[float]]:
+    chosen = [p for p in points if all(p[k] == v for k, v in where.items())]
+    return [p["epoch"] for p in chosen], [p[key] for p in chosen]
 
 
 def _shipped(results: Path, name: str, scale: str) -> dict:
@@ -109,7 +124,11 @@ def parzen_curve(shipped: dict, epochs: int, at: set[int], out: Path) -> None:
     curve = Curve(out, "zhou-parzen", "DAE-2J Parzen test log-likelihood (nats)",
                   {"DAE-2J": 150.0, "paper": 266.0}, config,
                   {"epochs": config.epochs, "DAE-2J": shipped["metrics"]["DAE-2J"], "lr": lr, "noise": noise,
-                   "training images": shipped["metrics"]["training images"]}, epochs)
+                   "training images": shipped["metrics"]["training images"]}, epochs,
+                  lambda points: learning_curves(
+                      {"DAE-2J": _series(points, "log_likelihood")}, y_label="Parzen test log-likelihood (nats)",
+                      title=f"zhou-parzen DAE-2J (lr {lr:g}, noise {noise:g}): log-likelihood of its chain's samples",
+                      target=150.0, target_label="issue 13's target 150 (paper 266)", marked_epoch=config.epochs))
 
     def measure(epoch: int, metrics: dict) -> None:
         if epoch not in at:
@@ -139,7 +158,15 @@ def filters_curve(shipped: dict, epochs: int, at: set[int], out: Path) -> None:
     curve = Curve(out, "vincent-filters", "share of filters that still look like their random start",
                   {"like_start_share": "falls from 0% to 50% masking, at least 3x lower at 50%"}, config,
                   {"epochs": full.epochs, **{f"nu={lv:g}": shipped["metrics"][f"nu={lv:g}"]["like_start_share"]
-                                             for lv in full.levels}}, epochs)
+                                             for lv in full.levels}}, epochs,
+                  lambda points: learning_curves(
+                      {f"{lv:.0%} masking": _series(points, "like_start_share", level=lv) for lv in levels},
+                      y_label="share of filters like their random start",
+                      title="vincent-filters: filters still like their start, two highest masking levels",
+                      target=shipped["metrics"][f"nu={full.levels[-3]:g}"]["like_start_share"] if len(full.levels) > 2
+                      else None, target_label=f"{full.levels[-3]:.0%} masking, shipped: a monotone fall needs both "
+                                              "lines below it and the highest level below the other",
+                      marked_epoch=full.epochs))
 
     def measure(i: int, epoch: int, images, metrics: dict) -> None:
         if epoch in at:
@@ -162,7 +189,13 @@ def translation_curve(shipped: dict, epochs: int, at: set[int], out: Path) -> No
     curve = Curve(out, "zhao-translation", "how far 'where' moves for a 3 px shift (normalised units)",
                   {"where_move": m["expected_where_shift"], "tolerance": m["where_move_tolerance"]}, config,
                   {"epochs": preset.epochs, "where_move": m["where_move"],
-                   "median_where_move": m["median_over_active_planes"]["where_move"]}, epochs)
+                   "median_where_move": m["median_over_active_planes"]["where_move"]}, epochs,
+                  lambda points: learning_curves(
+                      {"the most active plane": _series(points, "where_move"),
+                       "median over active planes": _series(points, "median_where_move")},
+                      y_label="'where' move for a 3 px shift", title="zhao-translation: how far 'where' moves",
+                      target=m["expected_where_shift"], target_label="expected (a shift's share of the map)",
+                      marked_epoch=preset.epochs))
 
     def measure(epoch: int, model, x_test) -> None:
         if epoch in at:

@@ -51,6 +51,7 @@ def test_the_curve_passes_through_the_shipped_number_and_goes_on(name, tmp_path,
                        "--threads", str(threads)])
     record = read_json(tmp_path / "smoke" / "curves" / f"{name}.json")
     assert record["status"] == "finished" and record["epochs"] == 2
+    assert "plotly" in (tmp_path / "smoke" / "curves" / f"{name}.html").read_text()  # its picture
     assert record["command"].startswith(f"python scripts/learning_curve.py {name} --scale smoke")
     metrics = shipped["metrics"]
     if name == "zhou-parzen":

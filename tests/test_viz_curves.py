@@ -4,7 +4,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from aelab.viz.curves import final_errors, reconstruction_curves
+from aelab.viz.curves import final_errors, learning_curves, reconstruction_curves
 
 CURVES = {"layer-wise": {"train": [0.9, 0.5, 0.4], "test": [0.95, 0.6, 0.5]},
           "joint": {"train": [0.8, 0.3, 0.2], "test": [0.85, 0.35, 0.3]}}
@@ -53,3 +53,22 @@ def test_final_errors_takes_the_last_finite_value():
     out = final_errors({"joint": {"train": [0.5, 0.2, float("nan")], "test": []}})
     assert out["joint"]["train"] == pytest.approx(0.2)
     assert np.isnan(out["joint"]["test"])
+
+
+def test_a_learning_curve_keeps_its_epochs_and_draws_target_and_stop():
+    fig = learning_curves({"DAE-2J": ([10, 20, 40], [-149.0, -115.0, -80.0]), "other": ([10], [1.0])},
+                          y_label="log-likelihood", target=150.0, marked_epoch=80)
+    assert [t.name for t in fig.data] == ["DAE-2J", "other"]
+    assert list(fig.data[0].x) == [10, 20, 40] and list(fig.data[0].y) == [-149.0, -115.0, -80.0]
+    shapes = fig.layout.shapes
+    assert len(shapes) == 2
+    assert {(s.y0, s.y1) for s in shapes if s.type == "line" and s.y0 == s.y1} == {(150.0, 150.0)}
+    assert any(s.x0 == s.x1 == 80 for s in shapes)
+    assert fig.layout.yaxis.title.text == "log-likelihood"
+
+
+def test_a_learning_curve_refuses_mismatched_or_missing_series():
+    with pytest.raises(ValueError, match="at least one"):
+        learning_curves({}, y_label="y")
+    with pytest.raises(ValueError, match="2 epochs for 3 values"):
+        learning_curves({"a": ([1, 2], [1.0, 2.0, 3.0])}, y_label="y")

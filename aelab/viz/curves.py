@@ -66,3 +66,33 @@ def final_errors(curves: Mapping[str, Mapping[str, Sequence[float]]]) -> dict[st
             finite = y[np.isfinite(y)]
             out[scheme][split] = float(finite[-1]) if finite.size else float("nan")
     return out
+
+
+def learning_curves(series: Mapping[str, tuple[Sequence[float], Sequence[float]]], *, y_label: str,
+                    title: str = "Learning curve", target: float | None = None, target_label: str = "target",
+                    marked_epoch: int | None = None, marked_label: str = "shipped run ends",
+                    height: int = 380) -> go.Figure:
+    """A measure against the epochs it was taken at: `series` maps a name to (epochs, values),
+    epochs in any spacing (a curve measured every ten epochs). `target` draws the value a run
+    should reach as a horizontal line; `marked_epoch` a vertical one (where a shipped run stopped,
+    so what lies to its right is what more epochs would give)."""
+    if not series:
+        raise ValueError("learning_curves needs at least one series")
+    fig = go.Figure()
+    for i, (name, (epochs, values)) in enumerate(series.items()):
+        x, y = np.asarray(epochs, dtype=np.float64), np.asarray(values, dtype=np.float64)
+        if x.shape != y.shape:
+            raise ValueError(f"{name}: {x.size} epochs for {y.size} values")
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=name,
+                                 line=dict(color=PALETTE[i % len(PALETTE)]), marker=dict(size=6),
+                                 hovertemplate=f"{name}<br>epoch %{{x}}<br>%{{y:.4g}}<extra></extra>"))
+    if target is not None:
+        fig.add_hline(y=target, line=dict(color="#444", dash="dash"), annotation_text=target_label,
+                      annotation_position="top left")
+    if marked_epoch is not None:
+        fig.add_vline(x=marked_epoch, line=dict(color="#999", dash="dot"), annotation_text=marked_label,
+                      annotation_position="bottom right")
+    fig.update_xaxes(title="epoch", rangemode="tozero")
+    fig.update_yaxes(title=y_label)
+    fig.update_layout(title=title, height=height, margin=dict(l=70, r=10, t=60, b=50), template="plotly_white")
+    return fig
