@@ -61,13 +61,11 @@ class ShiftedContext(RunContext):
 class Curve:
     """The points measured so far, written to `path` after each one."""
 
-    command = ""  # how this curve was made (main sets it)
-
-    def __init__(self, path: Path, name: str, what: str, target: dict, config, shipped: dict, epochs: int,
-                 draw: Callable[[list[dict]], go.Figure]):
+    def __init__(self, path: Path, command: str, name: str, what: str, target: dict, config, shipped: dict,
+                 epochs: int, draw: Callable[[list[dict]], go.Figure]):
         self.path, self.started, self.draw = path, time.perf_counter(), draw
         self.record = {"experiment": name, "measures": what, "target": target, "epochs": epochs,
-                       "command": self.command,
+                       "command": command,
                        "torch_threads": torch.get_num_threads(), "config": dataclasses.asdict(config),
                        "shipped": shipped, "status": "running", "points": [], "env": environment(torch.device("cpu"))}
 
@@ -101,7 +99,7 @@ def _shipped(results: Path, name: str, scale: str) -> dict:
     return read_json(path)
 
 
-def parzen_curve(shipped: dict, epochs: int, at: set[int], out: Path) -> None:
+def parzen_curve(shipped: dict, epochs: int, at: set[int], out: Path, command: str) -> None:
     from aelab.experiments import gsn, zhou
     from aelab.measure import parzen
     from aelab.train.loop import Callbacks, FitConfig
@@ -121,7 +119,7 @@ def parzen_curve(shipped: dict, epochs: int, at: set[int], out: Path) -> None:
     zc = zhou.ZhouConfig(dataset=config.dataset, regularizer="dae", depth=2, schemes=("L", "J"),
                          hidden=config.hidden, epochs=epochs, batch_size=config.batch_size)
     model = zhou._model(zc, train.n_features, noise, ctx.seed).to(ctx.device)
-    curve = Curve(out, "zhou-parzen", "DAE-2J Parzen test log-likelihood (nats)",
+    curve = Curve(out, command, "zhou-parzen", "DAE-2J Parzen test log-likelihood (nats)",
                   {"DAE-2J": 150.0, "paper": 266.0}, config,
                   {"epochs": config.epochs, "DAE-2J": shipped["metrics"]["DAE-2J"], "lr": lr, "noise": noise,
                    "training images": shipped["metrics"]["training images"]}, epochs,
@@ -147,7 +145,7 @@ def parzen_curve(shipped: dict, epochs: int, at: set[int], out: Path) -> None:
     curve.finish()
 
 
-def filters_curve(shipped: dict, epochs: int, at: set[int], out: Path) -> None:
+def filters_curve(shipped: dict, epochs: int, at: set[int], out: Path, command: str) -> None:
     from aelab.experiments import vincent
     from aelab.measure.filters import filter_stats
 
@@ -155,7 +153,7 @@ def filters_curve(shipped: dict, epochs: int, at: set[int], out: Path) -> None:
     levels, first = tuple(full.levels[-2:]), max(0, len(full.levels) - 2)  # the two highest levels
     config = dataclasses.replace(full, levels=levels, epochs=epochs, n_show=full.n_hidden)
     ctx = ShiftedContext(seed=shipped["seed"], scale=shipped["scale"], shift=first)
-    curve = Curve(out, "vincent-filters", "share of filters that still look like their random start",
+    curve = Curve(out, command, "vincent-filters", "share of filters that still look like their random start",
                   {"like_start_share": "falls from 0% to 50% masking, at least 3x lower at 50%"}, config,
                   {"epochs": full.epochs, **{f"nu={lv:g}": shipped["metrics"][f"nu={lv:g}"]["like_start_share"]
                                              for lv in full.levels}}, epochs,
@@ -179,14 +177,14 @@ def filters_curve(shipped: dict, epochs: int, at: set[int], out: Path) -> None:
     curve.finish()
 
 
-def translation_curve(shipped: dict, epochs: int, at: set[int], out: Path) -> None:
+def translation_curve(shipped: dict, epochs: int, at: set[int], out: Path, command: str) -> None:
     from aelab.experiments import zhao
 
     preset = get("zhao-translation").config(shipped["scale"])
     config = dataclasses.replace(preset, epochs=epochs)
     ctx = RunContext(seed=shipped["seed"], scale=shipped["scale"])
     m = shipped["metrics"]
-    curve = Curve(out, "zhao-translation", "how far 'where' moves for a 3 px shift (normalised units)",
+    curve = Curve(out, command, "zhao-translation", "how far 'where' moves for a 3 px shift (normalised units)",
                   {"where_move": m["expected_where_shift"], "tolerance": m["where_move_tolerance"]}, config,
                   {"epochs": preset.epochs, "where_move": m["where_move"],
                    "median_where_move": m["median_over_active_planes"]["where_move"]}, epochs,
@@ -227,8 +225,6 @@ def main(argv: list[str] | None = None) -> None:
                         help="the results folder the shipped run is in (default: the repository's results/)")
     parser.add_argument("--out", type=Path, help="the JSON file (default: RESULTS/SCALE/curves/EXPERIMENT.json)")
     args = parser.parse_args(argv)
-    words = sys.argv[1:] if argv is None else argv
-    Curve.command = " ".join(shlex.quote(w) for w in ["python", "scripts/learning_curve.py", *words])
     epochs = args.epochs or DEFAULT_EPOCHS[args.experiment]
     every = args.every or DEFAULT_EVERY[args.experiment]
     if epochs < 1 or every < 1:
@@ -246,7 +242,9 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"the shipped {args.experiment} ran another config than today's {args.scale} preset "
                      f"({', '.join(changed)}), so a curve would not retrace it")
     out = args.out or args.results / args.scale / "curves" / f"{args.experiment}.json"
-    RUN[args.experiment](shipped, epochs, at, out)
+    words = sys.argv[1:] if argv is None else argv
+    command = " ".join(shlex.quote(w) for w in ["python", "scripts/learning_curve.py", *words])
+    RUN[args.experiment](shipped, epochs, at, out, command)
 
 
 if __name__ == "__main__":
